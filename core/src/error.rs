@@ -1,0 +1,107 @@
+//! The public error type.
+//!
+//! Variants are what an app can act on (ask for the passphrase again, show a
+//! field error, report a damaged document). Messages name what failed, never a
+//! stored value, key or token. Low-level causes (SQLite, Automerge) are kept as
+//! text for diagnostics; they never contain document contents because every
+//! value SQLite sees is already ciphertext.
+use crate::model::{DocumentId, DocumentKind, ValidationErrors};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key provider could not unwrap the root key: wrong passphrase or keystore key.
+    #[error("wrong key or passphrase: the vault could not be unlocked")]
+    WrongKey,
+
+    /// The key provider failed for a reason other than a wrong key.
+    #[error("the key provider is unavailable: {0}")]
+    KeyUnavailable(String),
+
+    /// The path does not hold a FieldVault vault (missing, not SQLite, or another schema).
+    #[error("not a FieldVault vault: {0}")]
+    NotAVault(String),
+
+    /// A vault already exists where `create` was asked to make one.
+    #[error("a vault already exists at {0}")]
+    AlreadyExists(String),
+
+    /// The vault was written by a newer format this library cannot read.
+    #[error(
+        "vault format version {found} is not supported (this library reads up to {supported})"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+
+    /// Stored data failed authentication or is inconsistent: corruption or tampering.
+    /// Only the named item is affected; everything else stays readable.
+    #[error("{0} is corrupted or was tampered with")]
+    Corrupted(String),
+
+    #[error("document {0} was not found")]
+    NotFound(DocumentId),
+
+    #[error("document {id} is a {actual} document, not a {expected} document")]
+    WrongKind {
+        id: DocumentId,
+        expected: DocumentKind,
+        actual: DocumentKind,
+    },
+
+    /// Field-level validation errors; nothing was stored.
+    #[error("invalid document: {0}")]
+    Validation(#[from] ValidationErrors),
+
+    /// Input that is not a document field (an id, a change set, an option).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// The document is locked (for example by an expired offline lease).
+    #[error("document {0} is locked")]
+    Locked(DocumentId),
+
+    /// The SQLite layer failed (disk full, I/O error, busy).
+    #[error("storage error: {0}")]
+    Storage(String),
+
+    /// A file-system operation failed.
+    #[error("I/O error: {0}")]
+    Io(String),
+
+    /// A cryptographic operation failed unexpectedly (not an authentication failure).
+    #[error("cryptographic failure: {0}")]
+    Crypto(String),
+
+    /// A bug in FieldVault: an internal invariant did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => {
+                Error::NotAVault("the file is not an SQLite database".into())
+            }
+            Some(ErrorCode::DatabaseCorrupt) => Error::Corrupted("the database file".into()),
+            _ => Error::Storage(e.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
+impl From<crate::key_provider::KeyProviderError> for Error {
+    fn from(e: crate::key_provider::KeyProviderError) -> Self {
+        match e {
+            crate::key_provider::KeyProviderError::WrongKey => Error::WrongKey,
+            crate::key_provider::KeyProviderError::Unavailable(why) => Error::KeyUnavailable(why),
+        }
+    }
+}

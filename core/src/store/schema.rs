@@ -1,0 +1,72 @@
+//! The database schema. Version 1.
+//!
+//! Row ids (`doc`, `name`) are HMAC-SHA256 keyed hashes; `sealed`/`wrapped`
+//! columns are AES-256-GCM blobs. The only plaintext integers are sequence
+//! numbers, which an attacker could infer from row counts anyway.
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `application_id` in the SQLite header: "FVLT". Lets `open` recognise a vault
+/// before touching any key.
+pub const APPLICATION_ID: i32 = 0x4656_4C54;
+
+const CREATE: &str = "
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE doc_keys (
+    doc     BLOB PRIMARY KEY,
+    wrapped BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE headers (
+    doc    BLOB PRIMARY KEY,
+    sealed BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE changes (
+    doc    BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (doc, seq)
+);
+CREATE TABLE snapshots (
+    doc      BLOB PRIMARY KEY,
+    upto_seq INTEGER NOT NULL,
+    sealed   BLOB NOT NULL
+);
+CREATE TABLE secrets (
+    doc         BLOB NOT NULL,
+    name        BLOB NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    sealed      BLOB NOT NULL,
+    PRIMARY KEY (doc, name)
+) WITHOUT ROWID;
+";
+
+pub fn create(conn: &Connection) -> Result<()> {
+    conn.execute_batch(CREATE)?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Checks the file is a FieldVault vault of a version we read. Reads only.
+pub fn check(conn: &Connection) -> Result<()> {
+    let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app_id != APPLICATION_ID {
+        return Err(Error::NotAVault(
+            "the database is not a FieldVault vault".into(),
+        ));
+    }
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION || version == 0 {
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}

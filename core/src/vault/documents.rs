@@ -1,0 +1,396 @@
+//! Document operations: create, read, edit, list, merge, delete.
+use automerge::{transaction::CommitOptions, AutoCommit, ROOT};
+use rusqlite::Connection;
+
+use super::header::{Header, ListFilter, Listing, HEADER_VERSION};
+use super::history::{self, ChangeNote, HistoryEntry};
+use super::sealed_doc::{self, StoredDoc};
+use super::{field_diff, Vault};
+use crate::crypto::DocKey;
+use crate::error::{Error, Result};
+use crate::model::{
+    AnyDocument, BearSighting, DamageReport, DocumentBody, DocumentId, DocumentKind, Envelope,
+    FieldErrorCode, Status, TaxAssist, ValidationErrors,
+};
+use crate::store::{self, rows};
+
+/// Drafts may be incomplete: only "required" errors are waived for them;
+/// malformed values are refused in every status.
+fn validate_for_status(result: Result<(), ValidationErrors>, status: Status) -> Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(mut errors) => {
+            if status == Status::Draft {
+                errors.0.retain(|e| e.code != FieldErrorCode::Required);
+            }
+            if errors.0.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Validation(errors))
+            }
+        }
+    }
+}
+
+fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
+    autosurgeon::hydrate(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
+}
+
+pub(crate) fn hydrate_any(
+    doc: &AutoCommit,
+    kind: DocumentKind,
+    id: &DocumentId,
+) -> Result<AnyDocument> {
+    Ok(match kind {
+        DocumentKind::TaxAssist => AnyDocument::TaxAssist(hydrate(doc, id)?),
+        DocumentKind::BearSighting => AnyDocument::BearSighting(hydrate(doc, id)?),
+        DocumentKind::DamageReport => AnyDocument::DamageReport(hydrate(doc, id)?),
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn reconcile<T: DocumentBody>(doc: &mut AutoCommit, body: &T) -> Result<()> {
+    autosurgeon::reconcile(doc, body)
+        .map_err(|e| Error::Internal(format!("could not write the document: {e}")))
+}
+
+/// Rebuilds the list-view fields of a header from the document's envelope.
+fn refresh_header(header: &mut Header, envelope: &Envelope, title: String) {
+    header.kind = envelope.kind;
+    header.schema_version = envelope.schema_version;
+    header.title = title;
+    header.status = envelope.status;
+    header.municipality_code = envelope.municipality_code.clone();
+    header.created_at = envelope.created_at.clone();
+    header.updated_at = envelope.updated_at.clone();
+    header.photo_count = u32::try_from(envelope.photos.len()).unwrap_or(u32::MAX);
+}
+
+fn new_header(envelope: &Envelope, title: String) -> Header {
+    let mut header = Header {
+        v: HEADER_VERSION,
+        id: envelope.id,
+        kind: envelope.kind,
+        schema_version: envelope.schema_version,
+        title: String::new(),
+        status: envelope.status,
+        municipality_code: String::new(),
+        created_at: envelope.created_at.clone(),
+        updated_at: envelope.updated_at.clone(),
+        photo_count: 0,
+        head_seq: 0,
+        snapshot_seq: 0,
+        acknowledged_at: None,
+    };
+    refresh_header(&mut header, envelope, title);
+    header
+}
+
+impl Vault {
+    /// A fresh envelope for a new document of kind `T`, authored here and now.
+    pub fn new_envelope<T: DocumentBody>(&self, municipality_code: &str) -> Envelope {
+        Envelope::new(
+            T::KIND,
+            T::SCHEMA_VERSION,
+            municipality_code,
+            self.options.staff_id.clone(),
+            self.device_id(),
+            self.options.clock.now(),
+        )
+    }
+
+    fn note(&self, op: &str, fields: Vec<String>) -> CommitOptions {
+        let note = ChangeNote {
+            op: op.into(),
+            staff: self.options.staff_id.clone(),
+            device: self.device_id(),
+            at: self.options.clock.now(),
+            fields,
+        };
+        CommitOptions::default()
+            .with_message(note.to_message())
+            .with_time(note.at.0.timestamp())
+    }
+
+    /// Stores a new document. The vault sets kind, schema version, device and
+    /// times; the author defaults to this handle's staff id.
+    pub fn insert<T: DocumentBody>(&self, mut body: T) -> Result<DocumentId> {
+        let now = self.options.clock.now();
+        {
+            let env = body.envelope_mut();
+            env.kind = T::KIND;
+            env.schema_version = T::SCHEMA_VERSION;
+            env.device_id = self.device_id();
+            env.created_at = now.clone();
+            env.updated_at = now;
+            if env.author_staff_id.is_empty() {
+                env.author_staff_id = self.options.staff_id.clone();
+            }
+        }
+        validate_for_status(body.validate(), body.envelope().status)?;
+        let id = body.envelope().id;
+        let mut doc = AutoCommit::new();
+        doc.set_actor(self.actor.clone());
+        reconcile(&mut doc, &body)?;
+        let fields = match to_json(&body)? {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        doc.commit_with(self.note("create", fields));
+
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let row = sealed_doc::row_id(&self.keys, &id);
+        if rows::get_doc_key(&tx, &row)?.is_some() {
+            return Err(Error::InvalidInput(format!("document {id} already exists")));
+        }
+        let mut stored =
+            self.new_stored(&tx, row, new_header(body.envelope(), body.title()), doc)?;
+        stored.persist(&tx, self.options.compact_every)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn new_stored(
+        &self,
+        conn: &Connection,
+        row: rows::RowId,
+        header: Header,
+        doc: AutoCommit,
+    ) -> Result<StoredDoc> {
+        let key = DocKey::generate()?;
+        rows::insert_doc_key(
+            conn,
+            &row,
+            &sealed_doc::wrap_doc_key(&self.keys, &row, &key)?,
+        )?;
+        Ok(StoredDoc {
+            row,
+            key,
+            header,
+            doc,
+            stored_heads: Vec::new(),
+        })
+    }
+
+    fn load_typed<T: DocumentBody>(
+        &self,
+        conn: &Connection,
+        id: &DocumentId,
+    ) -> Result<(StoredDoc, T)> {
+        let stored = sealed_doc::load(conn, &self.keys, id)?;
+        if stored.header.kind != T::KIND {
+            return Err(Error::WrongKind {
+                id: *id,
+                expected: T::KIND,
+                actual: stored.header.kind,
+            });
+        }
+        let body = hydrate(&stored.doc, id)?;
+        Ok((stored, body))
+    }
+
+    /// Reads a document of a known kind.
+    pub fn get<T: DocumentBody>(&self, id: &DocumentId) -> Result<T> {
+        let conn = self.lock();
+        Ok(self.load_typed::<T>(&conn, id)?.1)
+    }
+
+    /// Reads a document of any kind.
+    pub fn get_any(&self, id: &DocumentId) -> Result<AnyDocument> {
+        let conn = self.lock();
+        let stored = sealed_doc::load(&conn, &self.keys, id)?;
+        hydrate_any(&stored.doc, stored.header.kind, id)
+    }
+
+    /// The list-view summary of one document.
+    pub fn summary(&self, id: &DocumentId) -> Result<super::DocumentSummary> {
+        let conn = self.lock();
+        Ok(sealed_doc::load_header(&conn, &self.keys, id)?.2.summary())
+    }
+
+    /// Edits a document in place. The closure gets the current state; what it
+    /// changes is written as one change. Identity fields (id, kind, schema
+    /// version, creation time, author) cannot be changed. The closure runs
+    /// with the vault locked and must not call back into the vault.
+    pub fn update<T: DocumentBody, R>(
+        &self,
+        id: &DocumentId,
+        edit: impl FnOnce(&mut T) -> R,
+    ) -> Result<R> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let (mut stored, before) = self.load_typed::<T>(&tx, id)?;
+        let mut after = before.clone();
+        let out = edit(&mut after);
+        {
+            let (old, new) = (before.envelope(), after.envelope_mut());
+            new.id = old.id;
+            new.kind = old.kind;
+            new.schema_version = old.schema_version;
+            new.created_at = old.created_at.clone();
+            new.author_staff_id = old.author_staff_id.clone();
+            new.updated_at = self.options.clock.now();
+            new.device_id = self.device_id();
+        }
+        let fields = field_diff::changed_fields(&to_json(&before)?, &to_json(&after)?);
+        if fields.is_empty() {
+            return Ok(out);
+        }
+        validate_for_status(after.validate(), after.envelope().status)?;
+        let op = if fields.iter().all(|f| f == "envelope.status") {
+            "status"
+        } else {
+            "edit"
+        };
+        reconcile(&mut stored.doc, &after)?;
+        stored.doc.commit_with(self.note(op, fields));
+        refresh_header(&mut stored.header, after.envelope(), after.title());
+        if T::KIND == DocumentKind::TaxAssist && is_filed(after.envelope().status) {
+            self.forget_my_number_in(&tx, &stored.row)?;
+        }
+        stored.persist(&tx, self.options.compact_every)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Replaces a document's content with `value` (what a form screen submits).
+    /// Only the differences are recorded; free text merges character by character.
+    pub fn put<T: DocumentBody>(&self, value: T) -> Result<()> {
+        let id = value.envelope().id;
+        self.update::<T, ()>(&id, move |doc| *doc = value)
+    }
+
+    /// Sets the status of a document of any kind.
+    pub fn set_status(&self, id: &DocumentId, status: Status) -> Result<()> {
+        match self.summary(id)?.kind {
+            DocumentKind::TaxAssist => {
+                self.update::<TaxAssist, _>(id, |d| d.envelope.status = status)
+            }
+            DocumentKind::BearSighting => {
+                self.update::<BearSighting, _>(id, |d| d.envelope.status = status)
+            }
+            DocumentKind::DamageReport => {
+                self.update::<DamageReport, _>(id, |d| d.envelope.status = status)
+            }
+        }
+    }
+
+    /// Lists documents matching `filter`, most recently updated first.
+    /// Rows that fail to decrypt are counted in `unreadable`, never fatal.
+    pub fn list(&self, filter: &ListFilter) -> Result<Listing> {
+        let header_rows = rows::all_headers(&self.lock())?;
+        let mut listing = Listing::default();
+        for row in header_rows {
+            let header = row
+                .wrapped_key
+                .and_then(|w| sealed_doc::unwrap_doc_key(&self.keys, &row.doc, &w))
+                .and_then(|key| sealed_doc::open_header(&key, &row.doc, &row.sealed_header))
+                .filter(|h| sealed_doc::row_id(&self.keys, &h.id)[..] == row.doc[..]);
+            match header {
+                Some(h) if filter.matches(&h) => listing.documents.push(h.summary()),
+                Some(_) => {}
+                None => listing.unreadable += 1,
+            }
+        }
+        listing
+            .documents
+            .sort_by(|a, b| b.updated_at.0.cmp(&a.updated_at.0).then(a.id.cmp(&b.id)));
+        Ok(listing)
+    }
+
+    /// Who changed which fields of a document, oldest first.
+    pub fn history(&self, id: &DocumentId) -> Result<Vec<HistoryEntry>> {
+        let conn = self.lock();
+        let mut stored = sealed_doc::load(&conn, &self.keys, id)?;
+        Ok(history::read(&mut stored.doc))
+    }
+
+    /// All of a document's changes, as Automerge bytes, for another replica.
+    /// The bytes are plaintext: seal them before they leave the process.
+    pub fn export_changes(&self, id: &DocumentId) -> Result<Vec<u8>> {
+        let conn = self.lock();
+        let mut stored = sealed_doc::load(&conn, &self.keys, id)?;
+        Ok(stored.doc.save())
+    }
+
+    /// Merges changes from another replica (Automerge document or change
+    /// bytes). Creates the document if it is new here. Bytes that are not a
+    /// valid document of a known kind are refused and nothing is stored.
+    pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
+        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
+        let incoming = AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
+        let envelope: Envelope = autosurgeon::hydrate_prop(&incoming, ROOT, "envelope")
+            .map_err(|_| invalid("the data has no readable document envelope"))?;
+        let id = envelope.id;
+
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut stored = match sealed_doc::load(&tx, &self.keys, &id) {
+            Ok(mut stored) => {
+                if stored.header.kind != envelope.kind {
+                    return Err(invalid("the document kind differs from the stored one"));
+                }
+                stored
+                    .doc
+                    .load_incremental(bytes)
+                    .map_err(|_| invalid("the changes do not apply"))?;
+                stored
+            }
+            Err(Error::NotFound(_)) => {
+                let row = sealed_doc::row_id(&self.keys, &id);
+                let mut doc = incoming;
+                doc.set_actor(self.actor.clone());
+                let placeholder = new_header(&envelope, String::new());
+                self.new_stored(&tx, row, placeholder, doc)?
+            }
+            Err(e) => return Err(e),
+        };
+        let merged = hydrate_any(&stored.doc, envelope.kind, &id)
+            .map_err(|_| invalid("the merged document does not match its schema"))?;
+        refresh_header(&mut stored.header, merged.envelope(), merged.title());
+        if let AnyDocument::TaxAssist(t) = &merged {
+            if is_filed(t.envelope.status) {
+                self.forget_my_number_in(&tx, &stored.row)?;
+            }
+        }
+        stored.persist(&tx, self.options.compact_every)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Rewrites a document as a single encrypted snapshot.
+    pub fn compact(&self, id: &DocumentId) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut stored = sealed_doc::load(&tx, &self.keys, id)?;
+        stored.write_snapshot(&tx)?;
+        stored.write_header(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a document by destroying its key (crypto-shredding): the key row
+    /// goes first, then every row of the document, then the WAL is truncated
+    /// so no page image of the key survives in it. `secure_delete` zeroes the
+    /// freed pages in the database file.
+    pub fn delete(&self, id: &DocumentId) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let row = sealed_doc::row_id(&self.keys, id);
+        if !rows::delete_document(&tx, &row)? {
+            return Err(Error::NotFound(*id));
+        }
+        tx.commit()?;
+        store::checkpoint_truncate(&conn)?;
+        Ok(())
+    }
+}
+
+/// A tax form counts as filed once submitted (or acknowledged after submission).
+pub(crate) fn is_filed(status: Status) -> bool {
+    matches!(status, Status::Submitted | Status::Acknowledged)
+}

@@ -1,1 +1,421 @@
-fn main() {}
+//! Sealed vault vs plain rusqlite, side by side in one run.
+//!
+//! Both variants do the same Automerge work for 10,000 documents (a mix of the
+//! three kinds): create (reconcile + commit + save), edit (load rows, hydrate,
+//! change one field, validate, diff, reconcile, commit, save the increment),
+//! read (load rows + hydrate) and list (all headers, parsed and sorted). The
+//! plain variant stores unencrypted Automerge bytes and JSON headers in SQLite
+//! with the same pragmas (WAL, synchronous=FULL); the vault seals everything.
+//! Each variant runs in its own child process so peak RSS is its own; the
+//! variants alternate for `ROUNDS` rounds and medians are reported.
+//!
+//! Run: `cargo bench -p fieldvault --bench vault_vs_plain` (FV_BENCH_DOCS, FV_BENCH_ROUNDS to change size).
+use std::process::Command;
+use std::time::Instant;
+
+use automerge::{transaction::CommitOptions, AutoCommit};
+use fieldvault::model::{
+    AnyDocument, BearSighting, DamageReport, DocumentBody, DocumentId, TaxAssist,
+};
+use fieldvault::sample_data as s;
+use fieldvault::{Argon2Params, ListFilter, PassphraseKeyProvider, Vault, VaultOptions};
+use rusqlite::{params, Connection};
+
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+struct Timings {
+    create_s: f64,
+    edit_s: f64,
+    read_s: f64,
+    list_s: f64,
+    peak_rss_mib: f64,
+    db_bytes: u64,
+}
+
+fn docs() -> usize {
+    std::env::var("FV_BENCH_DOCS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The i-th sample document, cycling through the three kinds.
+fn sample(
+    i: usize,
+    env: impl Fn(fieldvault::model::DocumentKind) -> fieldvault::model::Envelope,
+) -> AnyDocument {
+    use fieldvault::model::DocumentKind as K;
+    match i % 3 {
+        0 => AnyDocument::BearSighting(s::bear_sighting(env(K::BearSighting))),
+        1 => AnyDocument::DamageReport(s::damage_report(env(K::DamageReport))),
+        _ => AnyDocument::TaxAssist(s::tax_assist(env(K::TaxAssist))),
+    }
+}
+
+fn envelope(kind: fieldvault::model::DocumentKind) -> fieldvault::model::Envelope {
+    fieldvault::model::Envelope::new(
+        kind,
+        1,
+        s::MUNICIPALITY,
+        "bench-staff",
+        "bench-device",
+        fieldvault::model::Timestamp::now(),
+    )
+}
+
+fn run_vault() -> Timings {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let provider = PassphraseKeyProvider::with_params("bench", Argon2Params::insecure_for_tests());
+    let vault =
+        Vault::create(dir.path(), &provider, VaultOptions::new("bench-staff")).expect("create");
+    let n = docs();
+    let mut t = Timings::default();
+
+    let start = Instant::now();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = match sample(i, envelope) {
+            AnyDocument::BearSighting(d) => vault.insert(d),
+            AnyDocument::DamageReport(d) => vault.insert(d),
+            AnyDocument::TaxAssist(d) => vault.insert(d),
+        }
+        .expect("insert");
+        ids.push(id);
+    }
+    t.create_s = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    for (i, id) in ids.iter().enumerate() {
+        match i % 3 {
+            0 => vault.update::<BearSighting, _>(id, |d| d.behaviour = format!("edit {i}")),
+            1 => vault.update::<DamageReport, _>(id, |d| d.summary.report_number += 1),
+            _ => vault.update::<TaxAssist, _>(id, |d| d.venue = format!("edit {i}")),
+        }
+        .expect("edit");
+    }
+    t.edit_s = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    for id in &ids {
+        std::hint::black_box(vault.get_any(id).expect("read"));
+    }
+    t.read_s = start.elapsed().as_secs_f64();
+
+    t.list_s = median_of(5, || {
+        let listing = vault.list(&ListFilter::default()).expect("list");
+        assert_eq!(listing.documents.len(), n);
+    });
+    t.db_bytes = dir_bytes(dir.path());
+    t.peak_rss_mib = peak_rss_mib();
+    t
+}
+
+/// The plain baseline: same Automerge work, unencrypted rows.
+struct Plain {
+    conn: Connection,
+}
+
+/// The same list-view fields the vault keeps in its sealed header.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PlainHeader {
+    #[serde(flatten)]
+    summary: fieldvault::DocumentSummary,
+    head_seq: u64,
+    snapshot_seq: u64,
+}
+
+impl Plain {
+    fn open(path: &std::path::Path) -> Self {
+        let conn = Connection::open(path).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+             CREATE TABLE headers (id BLOB PRIMARY KEY, header BLOB NOT NULL) WITHOUT ROWID;
+             CREATE TABLE changes (id BLOB NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (id, seq));",
+        )
+        .expect("schema");
+        Self { conn }
+    }
+
+    fn write<T: DocumentBody>(
+        &mut self,
+        doc: &mut AutoCommit,
+        heads: &[automerge::ChangeHash],
+        body: &T,
+        seq: u64,
+    ) {
+        let bytes = doc.save_after(heads);
+        let env = body.envelope();
+        let header = PlainHeader {
+            summary: fieldvault::DocumentSummary {
+                id: env.id,
+                kind: env.kind,
+                title: body.title(),
+                status: env.status,
+                municipality_code: env.municipality_code.clone(),
+                created_at: env.created_at.clone(),
+                updated_at: env.updated_at.clone(),
+                schema_version: env.schema_version,
+                photo_count: env.photos.len() as u32,
+                acknowledged_at: None,
+            },
+            head_seq: seq,
+            snapshot_seq: 0,
+        };
+        let tx = self.conn.transaction().expect("tx");
+        tx.execute(
+            "INSERT INTO changes (id, seq, bytes) VALUES (?1, ?2, ?3)",
+            params![env.id.0.as_bytes(), seq as i64, bytes],
+        )
+        .expect("change");
+        tx.execute(
+            "INSERT INTO headers (id, header) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET header = excluded.header",
+            params![env.id.0.as_bytes(), serde_json::to_vec(&header).expect("json")],
+        )
+        .expect("header");
+        tx.commit().expect("commit");
+    }
+
+    fn create<T: DocumentBody>(&mut self, body: T) -> DocumentId {
+        body.validate().expect("valid");
+        let mut doc = AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, &body).expect("reconcile");
+        doc.commit_with(CommitOptions::default().with_message("{\"op\":\"create\"}"));
+        self.write(&mut doc, &[], &body, 1);
+        body.envelope().id
+    }
+
+    /// Reads the header to learn the document's kind (what `get_any` and a
+    /// kind-checked `update` must do too).
+    fn kind(&self, id: &DocumentId) -> fieldvault::model::DocumentKind {
+        let bytes: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT header FROM headers WHERE id = ?1")
+            .expect("prepare")
+            .query_row([id.0.as_bytes()], |r| r.get(0))
+            .expect("header");
+        serde_json::from_slice::<PlainHeader>(&bytes)
+            .expect("json")
+            .summary
+            .kind
+    }
+
+    fn load(&self, id: &DocumentId) -> (AutoCommit, u64) {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, bytes FROM changes WHERE id = ?1 ORDER BY seq")
+            .expect("prepare");
+        let mut doc = AutoCommit::new();
+        let mut last = 0;
+        let rows = stmt
+            .query_map([id.0.as_bytes()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .expect("query");
+        for row in rows {
+            let (seq, bytes) = row.expect("row");
+            doc.load_incremental(&bytes).expect("load");
+            last = seq as u64;
+        }
+        (doc, last)
+    }
+
+    fn edit<T: DocumentBody>(&mut self, id: &DocumentId, f: impl FnOnce(&mut T)) {
+        assert_eq!(self.kind(id), T::KIND);
+        let (mut doc, seq) = self.load(id);
+        let heads = doc.get_heads();
+        let before: T = autosurgeon::hydrate(&doc).expect("hydrate");
+        let mut after = before.clone();
+        f(&mut after);
+        after.validate().expect("valid");
+        // The vault diffs the JSON forms to record changed fields; do the same work.
+        let changed = serde_json::to_value(&before).expect("json")
+            != serde_json::to_value(&after).expect("json");
+        assert!(changed);
+        autosurgeon::reconcile(&mut doc, &after).expect("reconcile");
+        doc.commit_with(CommitOptions::default().with_message("{\"op\":\"edit\"}"));
+        self.write(&mut doc, &heads, &after, seq + 1);
+    }
+
+    fn list(&self) -> Vec<PlainHeader> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT header FROM headers")
+            .expect("prepare");
+        let mut out: Vec<PlainHeader> = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .expect("query")
+            .map(|b| serde_json::from_slice(&b.expect("row")).expect("json"))
+            .collect();
+        out.sort_by_key(|h| std::cmp::Reverse(h.summary.updated_at.0));
+        out
+    }
+}
+
+fn run_plain() -> Timings {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plain = Plain::open(&dir.path().join("plain.db"));
+    let n = docs();
+    let mut t = Timings::default();
+
+    let start = Instant::now();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(match sample(i, envelope) {
+            AnyDocument::BearSighting(d) => plain.create(d),
+            AnyDocument::DamageReport(d) => plain.create(d),
+            AnyDocument::TaxAssist(d) => plain.create(d),
+        });
+    }
+    t.create_s = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    for (i, id) in ids.iter().enumerate() {
+        match i % 3 {
+            0 => plain.edit::<BearSighting>(id, |d| d.behaviour = format!("edit {i}")),
+            1 => plain.edit::<DamageReport>(id, |d| d.summary.report_number += 1),
+            _ => plain.edit::<TaxAssist>(id, |d| d.venue = format!("edit {i}")),
+        }
+    }
+    t.edit_s = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    for id in &ids {
+        use fieldvault::model::DocumentKind as K;
+        let kind = plain.kind(id);
+        let (doc, _) = plain.load(id);
+        let any = match kind {
+            K::BearSighting => {
+                AnyDocument::BearSighting(autosurgeon::hydrate(&doc).expect("hydrate"))
+            }
+            K::DamageReport => {
+                AnyDocument::DamageReport(autosurgeon::hydrate(&doc).expect("hydrate"))
+            }
+            K::TaxAssist => AnyDocument::TaxAssist(autosurgeon::hydrate(&doc).expect("hydrate")),
+        };
+        std::hint::black_box(any);
+    }
+    t.read_s = start.elapsed().as_secs_f64();
+
+    t.list_s = median_of(5, || {
+        assert_eq!(plain.list().len(), n);
+    });
+    t.db_bytes = dir_bytes(dir.path());
+    t.peak_rss_mib = peak_rss_mib();
+    t
+}
+
+fn median_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut v: Vec<f64> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[runs / 2]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn child(variant: &str) -> Timings {
+    let out = Command::new(std::env::current_exe().expect("exe"))
+        .args(["--child", variant])
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "{variant} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))
+        .expect("result line");
+    serde_json::from_str(&line).expect("result json")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--child") {
+        let t = match args.get(pos + 1).map(String::as_str) {
+            Some("vault") => run_vault(),
+            _ => run_plain(),
+        };
+        println!("RESULT {}", serde_json::to_string(&t).expect("json"));
+        return;
+    }
+    if args.iter().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes; nothing to list
+    }
+    let rounds: usize = std::env::var("FV_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    println!(
+        "vault vs plain rusqlite: {} documents, {rounds} alternating rounds, medians",
+        docs()
+    );
+    let (mut plain, mut vault) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        plain.push(child("plain"));
+        vault.push(child("vault"));
+        eprintln!("round {} done", round + 1);
+    }
+    let pick = |v: &[Timings], f: fn(&Timings) -> f64| median(v.iter().map(f).collect());
+    println!("| operation | plain rusqlite | sealed vault | ratio | goal |");
+    println!("|---|---|---|---|---|");
+    type Row = (&'static str, fn(&Timings) -> f64, &'static str);
+    let rows: [Row; 4] = [
+        ("create 10k (s)", |t| t.create_s, "≤ 1.10×"),
+        ("edit 10k (s)", |t| t.edit_s, "≤ 1.10×"),
+        ("read 10k (s)", |t| t.read_s, "≤ 1.10×"),
+        ("list 10k headers (ms)", |t| t.list_s * 1000.0, "≤ 2×"),
+    ];
+    for (name, f, goal) in rows {
+        let (p, v) = (pick(&plain, f), pick(&vault, f));
+        println!("| {name} | {p:.3} | {v:.3} | {:.2}× | {goal} |", v / p);
+    }
+    let (p, v) = (
+        pick(&plain, |t| t.peak_rss_mib),
+        pick(&vault, |t| t.peak_rss_mib),
+    );
+    println!(
+        "| peak RSS (MiB) | {p:.1} | {v:.1} | {:.2}× | report |",
+        v / p
+    );
+    let (p, v) = (
+        pick(&plain, |t| t.db_bytes as f64 / 1e6),
+        pick(&vault, |t| t.db_bytes as f64 / 1e6),
+    );
+    println!(
+        "| files on disk (MB) | {p:.1} | {v:.1} | {:.2}× | report |",
+        v / p
+    );
+}

@@ -116,7 +116,9 @@ fn no_canary_reaches_any_file_through_the_whole_lifecycle() {
     // Crypto-shredding: after delete, not even the wrapped key remains anywhere.
     let wrapped_keys: Vec<Vec<u8>> = {
         let c = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("raw");
-        let mut s = c.prepare("SELECT wrapped FROM doc_keys").expect("prepare");
+        let mut s = c
+            .prepare("SELECT wrapped_key FROM documents")
+            .expect("prepare");
         s.query_map([], |r| r.get(0))
             .expect("query")
             .collect::<Result<_, _>>()

@@ -70,8 +70,8 @@ fn which_docs_fail(vault: &Vault, ids: &[DocumentId]) -> Vec<DocumentId> {
 fn flipping_any_byte_of_any_sealed_column_is_detected_per_document() {
     for (table, col, key) in [
         ("changes", "sealed", "doc"),
-        ("headers", "sealed", "doc"),
-        ("doc_keys", "wrapped", "doc"),
+        ("documents", "header", "doc"),
+        ("documents", "wrapped_key", "doc"),
     ] {
         let (dir, ids) = setup(5);
         {
@@ -100,8 +100,8 @@ fn flipping_any_byte_of_any_sealed_column_is_detected_per_document() {
 #[test]
 fn swapping_two_rows_ciphertexts_breaks_exactly_those_two() {
     for (table, col) in [
-        ("headers", "sealed"),
-        ("doc_keys", "wrapped"),
+        ("documents", "header"),
+        ("documents", "wrapped_key"),
         ("changes", "sealed"),
     ] {
         let (dir, ids) = setup(4);

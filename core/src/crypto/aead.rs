@@ -76,6 +76,22 @@ impl SealKey {
         Ok(out)
     }
 
+    /// Like [`Self::open`] but decrypts in place in an owned buffer (no copy).
+    pub fn open_owned(&self, aad: Aad<'_>, mut sealed: Vec<u8>) -> Option<Vec<u8>> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).ok()?;
+        let plain_len = self
+            .0
+            .open_in_place(nonce, RingAad::from(aad.encode()), &mut sealed[NONCE_LEN..])
+            .ok()?
+            .len();
+        sealed.copy_within(NONCE_LEN..NONCE_LEN + plain_len, 0);
+        sealed.truncate(plain_len);
+        Some(sealed)
+    }
+
     /// Opens a blob sealed for exactly this place. Any change to the blob or
     /// the place gives `None`; callers turn that into a typed error.
     pub fn open(&self, aad: Aad<'_>, sealed: &[u8]) -> Option<Vec<u8>> {
@@ -118,6 +134,11 @@ mod tests {
         let b = k.seal(at(1), b"hello").expect("seal");
         assert_ne!(a, b, "nonces must differ");
         assert_eq!(k.open(at(1), &a).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            k.open_owned(at(1), a.clone()).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert!(k.open_owned(at(2), a).is_none());
     }
 
     #[test]

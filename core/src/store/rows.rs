@@ -22,51 +22,54 @@ pub fn put_meta(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub fn get_doc_key(conn: &Connection, doc: &RowId) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT wrapped FROM doc_keys WHERE doc = ?1")?
-        .query_row([&doc[..]], |r| r.get(0))
-        .optional()?)
-}
-
-pub fn insert_doc_key(conn: &Connection, doc: &RowId, wrapped: &[u8]) -> Result<()> {
-    conn.prepare_cached("INSERT INTO doc_keys (doc, wrapped) VALUES (?1, ?2)")?
-        .execute(params![&doc[..], wrapped])?;
-    Ok(())
-}
-
-pub fn get_header(conn: &Connection, doc: &RowId) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT sealed FROM headers WHERE doc = ?1")?
-        .query_row([&doc[..]], |r| r.get(0))
-        .optional()?)
-}
-
-pub fn put_header(conn: &Connection, doc: &RowId, sealed: &[u8]) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO headers (doc, sealed) VALUES (?1, ?2)
-         ON CONFLICT(doc) DO UPDATE SET sealed = excluded.sealed",
-    )?
-    .execute(params![&doc[..], sealed])?;
-    Ok(())
-}
-
-/// One listed row: the document's row id, its wrapped key and sealed header.
-pub struct HeaderRow {
+/// A document's wrapped key and sealed header.
+pub struct DocumentRow {
     pub doc: Vec<u8>,
-    pub wrapped_key: Option<Vec<u8>>,
-    pub sealed_header: Vec<u8>,
+    pub wrapped_key: Vec<u8>,
+    pub header: Vec<u8>,
 }
 
-pub fn all_headers(conn: &Connection) -> Result<Vec<HeaderRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT h.doc, k.wrapped, h.sealed FROM headers h LEFT JOIN doc_keys k ON k.doc = h.doc",
-    )?;
+pub fn get_document(conn: &Connection, doc: &RowId) -> Result<Option<DocumentRow>> {
+    Ok(conn
+        .prepare_cached("SELECT wrapped_key, header FROM documents WHERE doc = ?1")?
+        .query_row([&doc[..]], |r| {
+            Ok(DocumentRow {
+                doc: doc.to_vec(),
+                wrapped_key: r.get(0)?,
+                header: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Inserts a new document row; false if one already exists for `doc`.
+pub fn insert_document(
+    conn: &Connection,
+    doc: &RowId,
+    wrapped_key: &[u8],
+    header: &[u8],
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO documents (doc, wrapped_key, header) VALUES (?1, ?2, ?3) ON CONFLICT(doc) DO NOTHING",
+        )?
+        .execute(params![&doc[..], wrapped_key, header])?
+        == 1)
+}
+
+pub fn update_header(conn: &Connection, doc: &RowId, header: &[u8]) -> Result<()> {
+    conn.prepare_cached("UPDATE documents SET header = ?2 WHERE doc = ?1")?
+        .execute(params![&doc[..], header])?;
+    Ok(())
+}
+
+pub fn all_documents(conn: &Connection) -> Result<Vec<DocumentRow>> {
+    let mut stmt = conn.prepare_cached("SELECT doc, wrapped_key, header FROM documents")?;
     let rows = stmt.query_map([], |r| {
-        Ok(HeaderRow {
+        Ok(DocumentRow {
             doc: r.get(0)?,
             wrapped_key: r.get(1)?,
-            sealed_header: r.get(2)?,
+            header: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -145,14 +148,13 @@ pub fn delete_secret(conn: &Connection, doc: &RowId, name: &RowId) -> Result<boo
         > 0)
 }
 
-/// Removes every row of a document, its key first.
+/// Removes every row of a document, its key (in `documents`) first.
 pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
-    let existed = conn.execute("DELETE FROM doc_keys WHERE doc = ?1", [&doc[..]])? > 0;
+    let existed = conn.execute("DELETE FROM documents WHERE doc = ?1", [&doc[..]])? > 0;
     for sql in [
         "DELETE FROM secrets WHERE doc = ?1",
         "DELETE FROM snapshots WHERE doc = ?1",
         "DELETE FROM changes WHERE doc = ?1",
-        "DELETE FROM headers WHERE doc = ?1",
     ] {
         conn.execute(sql, [&doc[..]])?;
     }

@@ -18,13 +18,10 @@ CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE doc_keys (
-    doc     BLOB PRIMARY KEY,
-    wrapped BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE headers (
-    doc    BLOB PRIMARY KEY,
-    sealed BLOB NOT NULL
+CREATE TABLE documents (
+    doc         BLOB PRIMARY KEY,
+    wrapped_key BLOB NOT NULL,
+    header      BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE changes (
     doc    BLOB NOT NULL,

@@ -135,41 +135,24 @@ impl Vault {
         let mut doc = AutoCommit::new();
         doc.set_actor(self.actor.clone());
         reconcile(&mut doc, &body)?;
-        let fields = match to_json(&body)? {
-            serde_json::Value::Object(m) => m.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
-        doc.commit_with(self.note("create", fields));
+        doc.commit_with(self.note("create", Vec::new()));
 
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let row = sealed_doc::row_id(&self.keys, &id);
-        if rows::get_doc_key(&tx, &row)?.is_some() {
-            return Err(Error::InvalidInput(format!("document {id} already exists")));
-        }
-        let mut stored =
-            self.new_stored(&tx, row, new_header(body.envelope(), body.title()), doc)?;
+        let mut stored = self.new_stored(row, new_header(body.envelope(), body.title()), doc)?;
         stored.persist(&tx, self.options.compact_every)?;
         tx.commit()?;
         Ok(id)
     }
 
-    fn new_stored(
-        &self,
-        conn: &Connection,
-        row: rows::RowId,
-        header: Header,
-        doc: AutoCommit,
-    ) -> Result<StoredDoc> {
-        let key = DocKey::generate()?;
-        rows::insert_doc_key(
-            conn,
-            &row,
-            &sealed_doc::wrap_doc_key(&self.keys, &row, &key)?,
-        )?;
+    fn new_stored(&self, row: rows::RowId, header: Header, doc: AutoCommit) -> Result<StoredDoc> {
+        let key = std::sync::Arc::new(DocKey::generate()?);
+        let wrapped = sealed_doc::wrap_doc_key(&self.keys, &row, &key)?;
         Ok(StoredDoc {
             row,
             key,
+            new_wrapped_key: Some(wrapped),
             header,
             doc,
             stored_heads: Vec::new(),
@@ -181,7 +164,7 @@ impl Vault {
         conn: &Connection,
         id: &DocumentId,
     ) -> Result<(StoredDoc, T)> {
-        let stored = sealed_doc::load(conn, &self.keys, id)?;
+        let stored = sealed_doc::load(conn, &self.keys, &self.key_cache, id)?;
         if stored.header.kind != T::KIND {
             return Err(Error::WrongKind {
                 id: *id,
@@ -202,14 +185,18 @@ impl Vault {
     /// Reads a document of any kind.
     pub fn get_any(&self, id: &DocumentId) -> Result<AnyDocument> {
         let conn = self.lock();
-        let stored = sealed_doc::load(&conn, &self.keys, id)?;
+        let stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         hydrate_any(&stored.doc, stored.header.kind, id)
     }
 
     /// The list-view summary of one document.
     pub fn summary(&self, id: &DocumentId) -> Result<super::DocumentSummary> {
         let conn = self.lock();
-        Ok(sealed_doc::load_header(&conn, &self.keys, id)?.2.summary())
+        Ok(
+            sealed_doc::load_header(&conn, &self.keys, &self.key_cache, id)?
+                .2
+                .summary(),
+        )
     }
 
     /// Edits a document in place. The closure gets the current state; what it
@@ -282,20 +269,22 @@ impl Vault {
     /// Lists documents matching `filter`, most recently updated first.
     /// Rows that fail to decrypt are counted in `unreadable`, never fatal.
     pub fn list(&self, filter: &ListFilter) -> Result<Listing> {
-        let header_rows = rows::all_headers(&self.lock())?;
+        let doc_rows = rows::all_documents(&self.lock())?;
         let mut listing = Listing::default();
-        for row in header_rows {
-            let header = row
-                .wrapped_key
-                .and_then(|w| sealed_doc::unwrap_doc_key(&self.keys, &row.doc, &w))
-                .and_then(|key| sealed_doc::open_header(&key, &row.doc, &row.sealed_header))
-                .filter(|h| sealed_doc::row_id(&self.keys, &h.id)[..] == row.doc[..]);
+        let mut cache = self.key_cache.lock();
+        for row in doc_rows {
+            // The AAD binds each header to its row, so a header moved to
+            // another row fails to open here.
+            let header =
+                sealed_doc::KeyCache::lookup(&mut cache, &self.keys, &row.doc, &row.wrapped_key)
+                    .and_then(|key| sealed_doc::open_header(&key, &row.doc, row.header));
             match header {
-                Some(h) if filter.matches(&h) => listing.documents.push(h.summary()),
+                Some(h) if filter.matches(&h) => listing.documents.push(h.into_summary()),
                 Some(_) => {}
                 None => listing.unreadable += 1,
             }
         }
+        drop(cache);
         listing
             .documents
             .sort_by(|a, b| b.updated_at.0.cmp(&a.updated_at.0).then(a.id.cmp(&b.id)));
@@ -305,7 +294,7 @@ impl Vault {
     /// Who changed which fields of a document, oldest first.
     pub fn history(&self, id: &DocumentId) -> Result<Vec<HistoryEntry>> {
         let conn = self.lock();
-        let mut stored = sealed_doc::load(&conn, &self.keys, id)?;
+        let mut stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         Ok(history::read(&mut stored.doc))
     }
 
@@ -313,7 +302,7 @@ impl Vault {
     /// The bytes are plaintext: seal them before they leave the process.
     pub fn export_changes(&self, id: &DocumentId) -> Result<Vec<u8>> {
         let conn = self.lock();
-        let mut stored = sealed_doc::load(&conn, &self.keys, id)?;
+        let mut stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         Ok(stored.doc.save())
     }
 
@@ -329,7 +318,7 @@ impl Vault {
 
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let mut stored = match sealed_doc::load(&tx, &self.keys, &id) {
+        let mut stored = match sealed_doc::load(&tx, &self.keys, &self.key_cache, &id) {
             Ok(mut stored) => {
                 if stored.header.kind != envelope.kind {
                     return Err(invalid("the document kind differs from the stored one"));
@@ -345,7 +334,7 @@ impl Vault {
                 let mut doc = incoming;
                 doc.set_actor(self.actor.clone());
                 let placeholder = new_header(&envelope, String::new());
-                self.new_stored(&tx, row, placeholder, doc)?
+                self.new_stored(row, placeholder, doc)?
             }
             Err(e) => return Err(e),
         };
@@ -366,7 +355,7 @@ impl Vault {
     pub fn compact(&self, id: &DocumentId) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let mut stored = sealed_doc::load(&tx, &self.keys, id)?;
+        let mut stored = sealed_doc::load(&tx, &self.keys, &self.key_cache, id)?;
         stored.write_snapshot(&tx)?;
         stored.write_header(&tx)?;
         tx.commit()?;
@@ -385,6 +374,7 @@ impl Vault {
             return Err(Error::NotFound(*id));
         }
         tx.commit()?;
+        self.key_cache.remove(&row);
         store::checkpoint_truncate(&conn)?;
         Ok(())
     }

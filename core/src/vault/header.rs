@@ -28,6 +28,21 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    pub fn into_summary(self) -> DocumentSummary {
+        DocumentSummary {
+            id: self.id,
+            kind: self.kind,
+            title: self.title,
+            status: self.status,
+            municipality_code: self.municipality_code,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            schema_version: self.schema_version,
+            photo_count: self.photo_count,
+            acknowledged_at: self.acknowledged_at,
+        }
+    }
+
     pub fn summary(&self) -> DocumentSummary {
         DocumentSummary {
             id: self.id,

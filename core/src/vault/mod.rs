@@ -70,6 +70,7 @@ pub struct Vault {
     actor: ActorId,
     options: VaultOptions,
     dir: PathBuf,
+    key_cache: sealed_doc::KeyCache,
 }
 
 impl std::fmt::Debug for Vault {
@@ -172,6 +173,7 @@ impl Vault {
             device_id,
             options,
             dir: dir.to_path_buf(),
+            key_cache: sealed_doc::KeyCache::default(),
         }
     }
 

@@ -64,9 +64,9 @@ impl Vault {
     pub fn mark_acknowledged(&self, id: &DocumentId) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let (row, key, mut header) = sealed_doc::load_header(&tx, &self.keys, id)?;
+        let (row, key, mut header) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, id)?;
         header.acknowledged_at = Some(self.options.clock.now());
-        rows::put_header(&tx, &row, &sealed_doc::seal_header(&key, &row, &header)?)?;
+        rows::update_header(&tx, &row, &sealed_doc::seal_header(&key, &row, &header)?)?;
         tx.commit()?;
         Ok(())
     }

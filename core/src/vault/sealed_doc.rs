@@ -1,6 +1,9 @@
 //! Loading and storing one document's rows: key, header, snapshot, changes.
 //! This is where plaintext becomes ciphertext and back, with the AAD that pins
 //! each blob to its table, document row and sequence number.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use automerge::{AutoCommit, ChangeHash};
 use rusqlite::Connection;
 
@@ -10,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::model::DocumentId;
 use crate::store::rows::{self, RowId};
 
-pub(crate) const T_DOC_KEYS: &[u8] = b"doc_keys";
-pub(crate) const T_HEADERS: &[u8] = b"headers";
+pub(crate) const T_DOC_KEYS: &[u8] = b"documents.wrapped_key";
+pub(crate) const T_HEADERS: &[u8] = b"documents.header";
 pub(crate) const T_CHANGES: &[u8] = b"changes";
 pub(crate) const T_SNAPSHOTS: &[u8] = b"snapshots";
 
@@ -33,6 +36,47 @@ pub(crate) fn unwrap_doc_key(keys: &VaultKeys, row: &[u8], wrapped: &[u8]) -> Op
     DocKey::from_slice(&raw)
 }
 
+/// Unwrapped document keys of this open vault, so listing and reading do not
+/// unwrap (and expand) a key per row every time. Keys are zeroized when
+/// evicted or when the vault is dropped.
+#[derive(Default)]
+pub(crate) struct KeyCache(Mutex<HashMap<Vec<u8>, Arc<DocKey>>>);
+
+impl KeyCache {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<DocKey>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key for `row`, unwrapping `wrapped` on a miss; `None` if it does not open.
+    pub fn get_or_unwrap(
+        &self,
+        keys: &VaultKeys,
+        row: &[u8],
+        wrapped: &[u8],
+    ) -> Option<Arc<DocKey>> {
+        Self::lookup(&mut self.lock(), keys, row, wrapped)
+    }
+
+    /// As [`Self::get_or_unwrap`], with the cache already locked (for loops).
+    pub fn lookup(
+        cache: &mut HashMap<Vec<u8>, Arc<DocKey>>,
+        keys: &VaultKeys,
+        row: &[u8],
+        wrapped: &[u8],
+    ) -> Option<Arc<DocKey>> {
+        if let Some(k) = cache.get(row) {
+            return Some(k.clone());
+        }
+        let key = Arc::new(unwrap_doc_key(keys, row, wrapped)?);
+        cache.insert(row.to_vec(), key.clone());
+        Some(key)
+    }
+
+    pub fn remove(&self, row: &[u8]) {
+        self.lock().remove(row);
+    }
+}
+
 pub(crate) fn aad<'a>(table: &'a [u8], row: &'a [u8], seq: u64) -> Aad<'a> {
     Aad { table, row, seq }
 }
@@ -44,8 +88,8 @@ pub(crate) fn seal_header(key: &DocKey, row: &RowId, header: &Header) -> Result<
     key.sealer().seal(aad(T_HEADERS, row, 0), &json)
 }
 
-pub(crate) fn open_header(key: &DocKey, row: &[u8], sealed: &[u8]) -> Option<Header> {
-    let json = zeroize::Zeroizing::new(key.sealer().open(aad(T_HEADERS, row, 0), sealed)?);
+pub(crate) fn open_header(key: &DocKey, row: &[u8], sealed: Vec<u8>) -> Option<Header> {
+    let json = zeroize::Zeroizing::new(key.sealer().open_owned(aad(T_HEADERS, row, 0), sealed)?);
     let header: Header = serde_json::from_slice(&json).ok()?;
     (header.v == HEADER_VERSION).then_some(header)
 }
@@ -53,7 +97,9 @@ pub(crate) fn open_header(key: &DocKey, row: &[u8], sealed: &[u8]) -> Option<Hea
 /// A document loaded from its rows, with what is needed to append to it.
 pub(crate) struct StoredDoc {
     pub row: RowId,
-    pub key: DocKey,
+    pub key: Arc<DocKey>,
+    /// Set for a document not yet stored: its wrapped key, inserted with the header.
+    pub new_wrapped_key: Option<Vec<u8>>,
     pub header: Header,
     pub doc: AutoCommit,
     /// Heads as stored; changes after these are what the next write appends.
@@ -64,13 +110,15 @@ pub(crate) struct StoredDoc {
 pub(crate) fn load_header(
     conn: &Connection,
     keys: &VaultKeys,
+    cache: &KeyCache,
     id: &DocumentId,
-) -> Result<(RowId, DocKey, Header)> {
+) -> Result<(RowId, Arc<DocKey>, Header)> {
     let row = row_id(keys, id);
-    let wrapped = rows::get_doc_key(conn, &row)?.ok_or(Error::NotFound(*id))?;
-    let key = unwrap_doc_key(keys, &row, &wrapped).ok_or_else(|| corrupted(id, "key"))?;
-    let sealed = rows::get_header(conn, &row)?.ok_or_else(|| corrupted(id, "header"))?;
-    let header = open_header(&key, &row, &sealed).ok_or_else(|| corrupted(id, "header"))?;
+    let stored = rows::get_document(conn, &row)?.ok_or(Error::NotFound(*id))?;
+    let key = cache
+        .get_or_unwrap(keys, &row, &stored.wrapped_key)
+        .ok_or_else(|| corrupted(id, "key"))?;
+    let header = open_header(&key, &row, stored.header).ok_or_else(|| corrupted(id, "header"))?;
     if header.id != *id {
         return Err(corrupted(id, "header"));
     }
@@ -79,16 +127,28 @@ pub(crate) fn load_header(
 
 /// Loads snapshot and changes, checking that exactly the rows the header
 /// promises are present (a deleted or rolled-back row is corruption).
-pub(crate) fn load(conn: &Connection, keys: &VaultKeys, id: &DocumentId) -> Result<StoredDoc> {
-    let (row, key, header) = load_header(conn, keys, id)?;
-    let mut doc = match rows::get_snapshot(conn, &row)? {
+pub(crate) fn load(
+    conn: &Connection,
+    keys: &VaultKeys,
+    cache: &KeyCache,
+    id: &DocumentId,
+) -> Result<StoredDoc> {
+    let (row, key, header) = load_header(conn, keys, cache, id)?;
+    // Only look for a snapshot when the header says there is one; a snapshot
+    // row the header does not mention is ignored (and never trusted).
+    let snapshot = if header.snapshot_seq > 0 {
+        rows::get_snapshot(conn, &row)?
+    } else {
+        None
+    };
+    let mut doc = match snapshot {
         Some((upto, sealed)) => {
             if upto != header.snapshot_seq {
                 return Err(corrupted(id, "snapshot"));
             }
             let bytes = zeroize::Zeroizing::new(
                 key.sealer()
-                    .open(aad(T_SNAPSHOTS, &row, upto), &sealed)
+                    .open_owned(aad(T_SNAPSHOTS, &row, upto), sealed)
                     .ok_or_else(|| corrupted(id, "snapshot"))?,
             );
             AutoCommit::load(&bytes).map_err(|_| corrupted(id, "snapshot"))?
@@ -103,7 +163,7 @@ pub(crate) fn load(conn: &Connection, keys: &VaultKeys, id: &DocumentId) -> Resu
         }
         let bytes = zeroize::Zeroizing::new(
             key.sealer()
-                .open(aad(T_CHANGES, &row, seq), &sealed)
+                .open_owned(aad(T_CHANGES, &row, seq), sealed)
                 .ok_or_else(|| corrupted(id, "change history"))?,
         );
         doc.load_incremental(&bytes)
@@ -117,6 +177,7 @@ pub(crate) fn load(conn: &Connection, keys: &VaultKeys, id: &DocumentId) -> Resu
     Ok(StoredDoc {
         row,
         key,
+        new_wrapped_key: None,
         header,
         doc,
         stored_heads,
@@ -160,8 +221,20 @@ impl StoredDoc {
         Ok(())
     }
 
-    pub fn write_header(&self, conn: &Connection) -> Result<()> {
+    /// Writes the header; for a new document, inserts its row with the wrapped key.
+    pub fn write_header(&mut self, conn: &Connection) -> Result<()> {
         let sealed = seal_header(&self.key, &self.row, &self.header)?;
-        rows::put_header(conn, &self.row, &sealed)
+        match self.new_wrapped_key.take() {
+            Some(wrapped) => {
+                if !rows::insert_document(conn, &self.row, &wrapped, &sealed)? {
+                    return Err(Error::InvalidInput(format!(
+                        "document {} already exists",
+                        self.header.id
+                    )));
+                }
+                Ok(())
+            }
+            None => rows::update_header(conn, &self.row, &sealed),
+        }
     }
 }

@@ -151,7 +151,7 @@ impl Plain {
     fn open(path: &std::path::Path) -> Self {
         let conn = Connection::open(path).expect("open");
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;
              CREATE TABLE headers (id BLOB PRIMARY KEY, header BLOB NOT NULL) WITHOUT ROWID;
              CREATE TABLE changes (id BLOB NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (id, seq));",
         )

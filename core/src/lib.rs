@@ -16,6 +16,7 @@ pub mod key_provider;
 pub mod model;
 pub mod sample_data;
 pub mod store;
+pub mod sync;
 pub mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};

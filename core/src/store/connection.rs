@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 /// - `secure_delete=ON`: freed pages are overwritten with zeros, so a shredded
 ///   document's wrapped key does not linger in free pages.
 /// - `temp_store=MEMORY`: sorts and temporary tables never touch a temp file.
+/// - `cache_size=-8192`: an 8 MiB page cache. Row ids are keyed hashes with no
+///   locality, so lookups spread over the whole file; a cache larger than
+///   SQLite's 2 MiB default keeps them off the disk (see docs/performance.md).
 pub fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
@@ -26,6 +29,7 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -8192;
          PRAGMA foreign_keys = ON;
          PRAGMA cell_size_check = ON;",
     )?;

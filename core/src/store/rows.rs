@@ -153,6 +153,7 @@ pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
     let existed = conn.execute("DELETE FROM documents WHERE doc = ?1", [&doc[..]])? > 0;
     for sql in [
         "DELETE FROM secrets WHERE doc = ?1",
+        "DELETE FROM photo_chunks WHERE doc = ?1",
         "DELETE FROM snapshots WHERE doc = ?1",
         "DELETE FROM changes WHERE doc = ?1",
     ] {

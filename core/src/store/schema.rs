@@ -34,6 +34,14 @@ CREATE TABLE snapshots (
     upto_seq INTEGER NOT NULL,
     sealed   BLOB NOT NULL
 );
+CREATE TABLE photo_chunks (
+    doc    BLOB NOT NULL,
+    blob   BLOB NOT NULL,
+    idx    INTEGER NOT NULL,
+    count  INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (doc, blob, idx)
+);
 CREATE TABLE secrets (
     doc         BLOB NOT NULL,
     name        BLOB NOT NULL,

@@ -210,7 +210,19 @@ impl Vault {
     ) -> Result<R> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let (mut stored, before) = self.load_typed::<T>(&tx, id)?;
+        let out = self.update_in::<T, R>(&tx, id, edit)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// [`Self::update`] inside the caller's transaction.
+    pub(crate) fn update_in<T: DocumentBody, R>(
+        &self,
+        tx: &Connection,
+        id: &DocumentId,
+        edit: impl FnOnce(&mut T) -> R,
+    ) -> Result<R> {
+        let (mut stored, before) = self.load_typed::<T>(tx, id)?;
         let mut after = before.clone();
         let out = edit(&mut after);
         {
@@ -237,11 +249,25 @@ impl Vault {
         stored.doc.commit_with(self.note(op, fields));
         refresh_header(&mut stored.header, after.envelope(), after.title());
         if T::KIND == DocumentKind::TaxAssist && is_filed(after.envelope().status) {
-            self.forget_my_number_in(&tx, &stored.row)?;
+            self.forget_my_number_in(tx, &stored.row)?;
         }
-        stored.persist(&tx, self.options.compact_every)?;
-        tx.commit()?;
+        stored.persist(tx, self.options.compact_every)?;
         Ok(out)
+    }
+
+    /// Edits the envelope of a document of any kind inside `tx`.
+    pub(crate) fn update_envelope_in<R>(
+        &self,
+        tx: &Connection,
+        id: &DocumentId,
+        kind: DocumentKind,
+        edit: impl FnOnce(&mut Envelope) -> R,
+    ) -> Result<R> {
+        match kind {
+            DocumentKind::TaxAssist => self.update_in::<TaxAssist, R>(tx, id, |d| edit(&mut d.envelope)),
+            DocumentKind::BearSighting => self.update_in::<BearSighting, R>(tx, id, |d| edit(&mut d.envelope)),
+            DocumentKind::DamageReport => self.update_in::<DamageReport, R>(tx, id, |d| edit(&mut d.envelope)),
+        }
     }
 
     /// Replaces a document's content with `value` (what a form screen submits).

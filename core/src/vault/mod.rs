@@ -8,6 +8,8 @@ mod field_diff;
 pub(crate) mod header;
 mod history;
 mod my_number;
+#[cfg(any())] // enabled once crate::photo lands
+mod photos;
 mod retention;
 pub(crate) mod sealed_doc;
 
@@ -19,6 +21,8 @@ use rusqlite::Connection;
 
 pub use header::{DocumentSummary, ListFilter, Listing};
 pub use history::HistoryEntry;
+#[cfg(any())]
+pub use photos::{PhotoVariant, PHOTO_CHUNK_SIZE};
 pub use retention::{RetentionRule, RetentionRules};
 
 use crate::clock::{Clock, SystemClock};

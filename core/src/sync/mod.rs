@@ -1,0 +1,5 @@
+//! Sync: the wire protocol shared with the relay (`docs/protocol.md`).
+pub mod identity;
+pub mod pairing;
+pub mod wire;
+pub mod workspace_keys;

@@ -1,0 +1,287 @@
+//! Every message of the sync protocol, version 1 (see `docs/protocol.md`), and
+//! the canonical bytes that request signatures cover. Shared by the device
+//! engine and the relay so the two cannot drift apart.
+use serde::{Deserialize, Serialize};
+
+/// Protocol version carried in paths (`/v1/...`).
+pub const VERSION: &str = "v1";
+pub const HEADER_DEVICE: &str = "x-fv-device";
+pub const HEADER_TIMESTAMP: &str = "x-fv-timestamp";
+pub const HEADER_NONCE: &str = "x-fv-nonce";
+pub const HEADER_SIGNATURE: &str = "x-fv-signature";
+/// Allowed clock difference between a device and the relay.
+pub const MAX_CLOCK_SKEW_MS: i64 = 300_000;
+/// How long the relay remembers nonces (must exceed twice the skew).
+pub const NONCE_WINDOW_MS: i64 = 600_000;
+pub const MAX_ENTRIES_BODY: usize = 8 * 1024 * 1024;
+pub const MAX_CHUNK_BODY: usize = 300 * 1024;
+pub const MAX_ENTRIES_PER_PUSH: usize = 1_000;
+pub const MAX_PULL_LIMIT: u32 = 1_000;
+/// Plaintext bytes per photo chunk.
+pub const CHUNK_SIZE: usize = 256 * 1024;
+
+/// Binary fields travel as base64url without padding.
+pub mod b64 {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn encode(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(text).ok()
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        decode(&text).ok_or_else(|| serde::de::Error::custom("invalid base64url"))
+    }
+}
+
+/// The bytes an Ed25519 request signature covers.
+pub fn signing_bytes(
+    method: &str,
+    path_and_query: &str,
+    workspace_id: &str,
+    device_id: &str,
+    timestamp_ms: i64,
+    nonce_b64: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let body_hash = ring::digest::digest(&ring::digest::SHA256, body);
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(b"FV-SIG-1\n");
+    for part in [method, path_and_query, workspace_id, device_id] {
+        out.extend_from_slice(part.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(timestamp_ms.to_string().as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(nonce_b64.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(hex(body_hash.as_ref()).as_bytes());
+    out
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Error body of every non-2xx response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+/// A device's public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKeys {
+    pub device_id: String,
+    #[serde(with = "b64")]
+    pub signing_public: Vec<u8>,
+    #[serde(with = "b64")]
+    pub agreement_public: Vec<u8>,
+}
+
+/// `POST /v1/workspaces` (operator token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateWorkspace {
+    pub workspace_id: String,
+    pub admin: DeviceKeys,
+    pub lease_hours: u32,
+    #[serde(default)]
+    pub app_version: String,
+}
+
+/// `POST /v1/workspaces/{ws}/codes` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssueCode {
+    #[serde(with = "b64")]
+    pub code_id: Vec<u8>,
+    #[serde(with = "b64")]
+    pub token_hash: Vec<u8>,
+    pub expires_at_ms: i64,
+}
+
+/// `POST /v1/workspaces/{ws}/enroll` (enrollment token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enroll {
+    #[serde(with = "b64")]
+    pub code_id: Vec<u8>,
+    #[serde(with = "b64")]
+    pub enroll_token: Vec<u8>,
+    pub device: DeviceKeys,
+    #[serde(with = "b64")]
+    pub binding: Vec<u8>,
+    #[serde(default)]
+    pub device_name: String,
+    #[serde(default)]
+    pub app_version: String,
+}
+
+/// One device as the relay describes it (`GET /v1/workspaces/{ws}/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub keys: DeviceKeys,
+    pub role: Role,
+    #[serde(with = "b64")]
+    pub code_id: Vec<u8>,
+    #[serde(with = "b64")]
+    pub binding: Vec<u8>,
+    pub device_name: String,
+    pub app_version: String,
+    pub enrolled_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+    /// Signed wipe receipt reported by the device after revocation.
+    #[serde(default, with = "opt_b64")]
+    pub wipe_receipt: Option<Vec<u8>>,
+    /// Epochs for which this device has a key envelope.
+    pub key_epochs: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceInfo>,
+    pub current_epoch: u32,
+    pub lease_hours: u32,
+}
+
+/// A workspace key wrapped for one device (`POST/GET /v1/workspaces/{ws}/key-envelopes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEnvelope {
+    pub device_id: String,
+    pub epoch: u32,
+    pub from_device: String,
+    #[serde(with = "b64")]
+    pub wrapped: Vec<u8>,
+    #[serde(with = "b64")]
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyEnvelopes {
+    pub envelopes: Vec<KeyEnvelope>,
+}
+
+/// One sealed document entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(with = "b64")]
+    pub entry_id: Vec<u8>,
+    #[serde(with = "b64")]
+    pub doc_id: Vec<u8>,
+    pub epoch: u32,
+    #[serde(with = "b64")]
+    pub sealed: Vec<u8>,
+}
+
+/// `POST /v1/workspaces/{ws}/entries`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushEntries {
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acked {
+    #[serde(with = "b64")]
+    pub entry_id: Vec<u8>,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResult {
+    pub acked: Vec<Acked>,
+}
+
+/// An entry as pulled, with its relay sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledEntry {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub device_id: String,
+}
+
+/// `GET /v1/workspaces/{ws}/entries?after=&limit=`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResult {
+    pub entries: Vec<PulledEntry>,
+    pub last_seq: i64,
+}
+
+/// `GET /v1/workspaces/{ws}/blobs/{blob_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    pub count: u32,
+    pub present: Vec<u32>,
+}
+
+/// `POST /v1/workspaces/{ws}/devices/{device}/revoke` (admin) and
+/// `POST /v1/workspaces/{ws}/rotate` results and wipe receipts (issue #5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WipeReceipt {
+    #[serde(with = "b64")]
+    pub receipt: Vec<u8>,
+}
+
+mod opt_b64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_some(&super::b64::encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| super::b64::decode(&t).ok_or_else(|| serde::de::Error::custom("invalid base64url")))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_bytes_cover_every_part() {
+        let base = signing_bytes("POST", "/v1/x", "ws", "dev", 1, "n", b"body");
+        assert!(base.starts_with(b"FV-SIG-1\nPOST\n/v1/x\nws\ndev\n1\nn\n"));
+        for other in [
+            signing_bytes("GET", "/v1/x", "ws", "dev", 1, "n", b"body"),
+            signing_bytes("POST", "/v1/y", "ws", "dev", 1, "n", b"body"),
+            signing_bytes("POST", "/v1/x", "ws2", "dev", 1, "n", b"body"),
+            signing_bytes("POST", "/v1/x", "ws", "dev2", 1, "n", b"body"),
+            signing_bytes("POST", "/v1/x", "ws", "dev", 2, "n", b"body"),
+            signing_bytes("POST", "/v1/x", "ws", "dev", 1, "m", b"body"),
+            signing_bytes("POST", "/v1/x", "ws", "dev", 1, "n", b"bodx"),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_as_json_with_base64url() {
+        let e = Entry { entry_id: vec![1, 2], doc_id: vec![255; 4], epoch: 3, sealed: vec![0; 5] };
+        let json = serde_json::to_string(&e).expect("json");
+        assert!(json.contains("\"_____w\""), "{json}");
+        assert_eq!(serde_json::from_str::<Entry>(&json).expect("back"), e);
+    }
+}

@@ -7,7 +7,10 @@
 //! plain variant stores unencrypted Automerge bytes and JSON headers in SQLite
 //! with the same pragmas (WAL, synchronous=FULL); the vault seals everything.
 //! Each variant runs in its own child process so peak RSS is its own; the
-//! variants alternate for `ROUNDS` rounds and medians are reported.
+//! variants alternate for `ROUNDS` rounds and medians are reported. Edits and
+//! reads visit the documents in one shuffled order (same seed for both): an
+//! app opens documents in no particular order, and creation order would favour
+//! the plain variant's time-ordered keys over the vault's keyed-hash row ids.
 //!
 //! Run: `cargo bench -p fieldvault --bench vault_vs_plain` (FV_BENCH_DOCS, FV_BENCH_ROUNDS to change size).
 use std::process::Command;
@@ -23,12 +26,34 @@ use rusqlite::{params, Connection};
 
 #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Timings {
+    /// CPU seconds (user + system) per phase; wall times include fsync waits,
+    /// which on a shared disk vary far more than the work itself.
+    cpu: [f64; 4],
     create_s: f64,
     edit_s: f64,
     read_s: f64,
     list_s: f64,
     peak_rss_mib: f64,
     db_bytes: u64,
+}
+
+/// The order in which edits and reads visit documents (same for both variants).
+fn visit_order(n: usize) -> Vec<usize> {
+    use rand::{seq::SliceRandom, SeedableRng};
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(0xf1e1d));
+    order
+}
+
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn docs() -> usize {
@@ -94,6 +119,7 @@ fn run_vault() -> Timings {
     let n = docs();
     let mut t = Timings::default();
 
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -106,9 +132,13 @@ fn run_vault() -> Timings {
         ids.push(id);
     }
     t.create_s = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds();
+    t.cpu[0] = cpu1 - cpu0;
 
+    let order = visit_order(n);
     let start = Instant::now();
-    for (i, id) in ids.iter().enumerate() {
+    for &i in &order {
+        let id = &ids[i];
         match i % 3 {
             0 => vault.update::<BearSighting, _>(id, |d| d.behaviour = format!("edit {i}")),
             1 => vault.update::<DamageReport, _>(id, |d| d.summary.report_number += 1),
@@ -117,17 +147,26 @@ fn run_vault() -> Timings {
         .expect("edit");
     }
     t.edit_s = start.elapsed().as_secs_f64();
+    let cpu2 = cpu_seconds();
+    t.cpu[1] = cpu2 - cpu1;
 
     let start = Instant::now();
-    for id in &ids {
-        std::hint::black_box(vault.get_any(id).expect("read"));
+    for &i in &order {
+        std::hint::black_box(vault.get_any(&ids[i]).expect("read"));
     }
     t.read_s = start.elapsed().as_secs_f64();
+    let cpu3 = cpu_seconds();
+    t.cpu[2] = cpu3 - cpu2;
 
-    t.list_s = median_of(5, || {
+    let reps: usize = std::env::var("FV_BENCH_LIST_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    t.list_s = median_of(reps, || {
         let listing = vault.list(&ListFilter::default()).expect("list");
         assert_eq!(listing.documents.len(), n);
     });
+    t.cpu[3] = t.list_s; // listing is pure CPU
     t.db_bytes = dir_bytes(dir.path());
     t.peak_rss_mib = peak_rss_mib();
     t
@@ -280,6 +319,7 @@ fn run_plain() -> Timings {
     let n = docs();
     let mut t = Timings::default();
 
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -290,9 +330,13 @@ fn run_plain() -> Timings {
         });
     }
     t.create_s = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds();
+    t.cpu[0] = cpu1 - cpu0;
 
+    let order = visit_order(n);
     let start = Instant::now();
-    for (i, id) in ids.iter().enumerate() {
+    for &i in &order {
+        let id = &ids[i];
         match i % 3 {
             0 => plain.edit::<BearSighting>(id, |d| d.behaviour = format!("edit {i}")),
             1 => plain.edit::<DamageReport>(id, |d| d.summary.report_number += 1),
@@ -300,9 +344,12 @@ fn run_plain() -> Timings {
         }
     }
     t.edit_s = start.elapsed().as_secs_f64();
+    let cpu2 = cpu_seconds();
+    t.cpu[1] = cpu2 - cpu1;
 
     let start = Instant::now();
-    for id in &ids {
+    for &i in &order {
+        let id = &ids[i];
         use fieldvault::model::DocumentKind as K;
         let kind = plain.kind(id);
         let (doc, _) = plain.load(id);
@@ -318,10 +365,13 @@ fn run_plain() -> Timings {
         std::hint::black_box(any);
     }
     t.read_s = start.elapsed().as_secs_f64();
+    let cpu3 = cpu_seconds();
+    t.cpu[2] = cpu3 - cpu2;
 
     t.list_s = median_of(5, || {
         assert_eq!(plain.list().len(), n);
     });
+    t.cpu[3] = t.list_s; // listing is pure CPU
     t.db_bytes = dir_bytes(dir.path());
     t.peak_rss_mib = peak_rss_mib();
     t
@@ -389,8 +439,8 @@ fn main() {
         eprintln!("round {} done", round + 1);
     }
     let pick = |v: &[Timings], f: fn(&Timings) -> f64| median(v.iter().map(f).collect());
-    println!("| operation | plain rusqlite | sealed vault | ratio | goal |");
-    println!("|---|---|---|---|---|");
+    println!("| operation | plain rusqlite | sealed vault | ratio (wall) | plain CPU s | vault CPU s | ratio (CPU) | goal |");
+    println!("|---|---|---|---|---|---|---|---|");
     type Row = (&'static str, fn(&Timings) -> f64, &'static str);
     let rows: [Row; 4] = [
         ("create 10k (s)", |t| t.create_s, "≤ 1.10×"),
@@ -398,9 +448,15 @@ fn main() {
         ("read 10k (s)", |t| t.read_s, "≤ 1.10×"),
         ("list 10k headers (ms)", |t| t.list_s * 1000.0, "≤ 2×"),
     ];
-    for (name, f, goal) in rows {
+    for (i, (name, f, goal)) in rows.into_iter().enumerate() {
         let (p, v) = (pick(&plain, f), pick(&vault, f));
-        println!("| {name} | {p:.3} | {v:.3} | {:.2}× | {goal} |", v / p);
+        let cp = median(plain.iter().map(|t| t.cpu[i]).collect());
+        let cv = median(vault.iter().map(|t| t.cpu[i]).collect());
+        println!(
+            "| {name} | {p:.3} | {v:.3} | {:.2}× | {cp:.3} | {cv:.3} | {:.2}× | {goal} |",
+            v / p,
+            cv / cp
+        );
     }
     let (p, v) = (
         pick(&plain, |t| t.peak_rss_mib),

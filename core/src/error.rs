@@ -61,6 +61,30 @@ pub enum Error {
     #[error("document {0} is locked")]
     Locked(DocumentId),
 
+    /// The relay could not be reached or the transfer broke off; retry later.
+    #[error("network error: {0}")]
+    Network(String),
+
+    /// The relay refused a request.
+    #[error("the relay refused the request ({status} {code}): {message}")]
+    Relay {
+        status: u16,
+        code: String,
+        message: String,
+    },
+
+    /// This device has been revoked by the workspace admin.
+    #[error("this device has been revoked")]
+    Revoked,
+
+    /// A photo could not be accepted (format, size, truncation, malformed data).
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
+
+    /// The operation was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+
     /// The SQLite layer failed (disk full, I/O error, busy).
     #[error("storage error: {0}")]
     Storage(String),

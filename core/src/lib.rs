@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod key_provider;
 pub mod model;
+pub mod photo;
 pub mod sample_data;
 pub mod store;
 pub mod sync;
@@ -24,6 +25,6 @@ pub use crypto::{Argon2Params, PassphraseKeyProvider};
 pub use error::{Error, Result};
 pub use key_provider::{KeyProvider, KeyProviderError};
 pub use vault::{
-    DocumentSummary, HistoryEntry, ListFilter, Listing, RetentionRule, RetentionRules, Vault,
-    VaultOptions, DB_FILE,
+    DocumentSummary, HistoryEntry, ListFilter, Listing, PhotoVariant, RetentionRule,
+    RetentionRules, SyncSettings, Vault, VaultOptions, DB_FILE,
 };

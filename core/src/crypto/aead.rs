@@ -76,6 +76,21 @@ impl SealKey {
         Ok(out)
     }
 
+    /// Decrypts in place inside `sealed` and returns the plaintext slice (no
+    /// copy, no allocation). The buffer's contents are garbage afterwards.
+    pub fn open_in_place<'b>(&self, aad: Aad<'_>, sealed: &'b mut [u8]) -> Option<&'b [u8]> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let (nonce, body) = sealed.split_at_mut(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let plain = self
+            .0
+            .open_in_place(nonce, RingAad::from(aad.encode()), body)
+            .ok()?;
+        Some(plain)
+    }
+
     /// Like [`Self::open`] but decrypts in place in an owned buffer (no copy).
     pub fn open_owned(&self, aad: Aad<'_>, mut sealed: Vec<u8>) -> Option<Vec<u8>> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
@@ -138,7 +153,11 @@ mod tests {
             k.open_owned(at(1), a.clone()).as_deref(),
             Some(&b"hello"[..])
         );
-        assert!(k.open_owned(at(2), a).is_none());
+        assert!(k.open_owned(at(2), a.clone()).is_none());
+        let mut buf = a.clone();
+        assert_eq!(k.open_in_place(at(1), &mut buf), Some(&b"hello"[..]));
+        let mut buf = a;
+        assert_eq!(k.open_in_place(at(9), &mut buf), None);
     }
 
     #[test]

@@ -63,6 +63,24 @@ pub fn update_header(conn: &Connection, doc: &RowId, header: &[u8]) -> Result<()
     Ok(())
 }
 
+/// Calls `f(doc, wrapped_key, header)` for every document row, borrowing
+/// SQLite's buffers (no copies). A value that is not a blob (a tampered row)
+/// is passed as empty, so it fails to open like any other damaged row.
+pub fn for_each_document(conn: &Connection, mut f: impl FnMut(&[u8], &[u8], &[u8])) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT doc, wrapped_key, header FROM documents")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let blob = |i: usize| {
+            r.get_ref(i)
+                .ok()
+                .and_then(|v| v.as_blob().ok())
+                .unwrap_or(&[])
+        };
+        f(blob(0), blob(1), blob(2));
+    }
+    Ok(())
+}
+
 pub fn all_documents(conn: &Connection) -> Result<Vec<DocumentRow>> {
     let mut stmt = conn.prepare_cached("SELECT doc, wrapped_key, header FROM documents")?;
     let rows = stmt.query_map([], |r| {
@@ -148,12 +166,64 @@ pub fn delete_secret(conn: &Connection, doc: &RowId, name: &RowId) -> Result<boo
         > 0)
 }
 
+pub fn insert_outbox(
+    conn: &Connection,
+    entry_id: &[u8],
+    doc: &RowId,
+    priority: i64,
+    sealed: &[u8],
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (entry_id, doc, priority, sealed) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![entry_id, &doc[..], priority, sealed])?;
+    Ok(())
+}
+
+/// One queued entry, oldest first.
+pub struct OutboxRow {
+    pub entry_id: Vec<u8>,
+    pub doc: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<OutboxRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT entry_id, doc, sealed FROM outbox ORDER BY priority, id LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(OutboxRow {
+            entry_id: r.get(0)?,
+            doc: r.get(1)?,
+            sealed: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// (items, total sealed bytes) waiting in the outbox.
+pub fn outbox_size(conn: &Connection) -> Result<(u64, u64)> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(sealed)), 0) FROM outbox",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
+pub fn delete_outbox(conn: &Connection, entry_id: &[u8]) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE entry_id = ?1")?
+        .execute([entry_id])?;
+    Ok(())
+}
+
 /// Removes every row of a document, its key (in `documents`) first.
 pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
     let existed = conn.execute("DELETE FROM documents WHERE doc = ?1", [&doc[..]])? > 0;
     for sql in [
         "DELETE FROM secrets WHERE doc = ?1",
         "DELETE FROM photo_chunks WHERE doc = ?1",
+        "DELETE FROM outbox WHERE doc = ?1",
+        "DELETE FROM photo_outbox WHERE doc = ?1",
         "DELETE FROM snapshots WHERE doc = ?1",
         "DELETE FROM changes WHERE doc = ?1",
     ] {

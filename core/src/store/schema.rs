@@ -42,6 +42,20 @@ CREATE TABLE photo_chunks (
     sealed BLOB NOT NULL,
     PRIMARY KEY (doc, blob, idx)
 );
+CREATE TABLE outbox (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id BLOB NOT NULL UNIQUE,
+    doc      BLOB NOT NULL,
+    priority INTEGER NOT NULL,
+    sealed   BLOB NOT NULL
+);
+CREATE TABLE photo_outbox (
+    doc      BLOB NOT NULL,
+    photo    BLOB NOT NULL,
+    variant  INTEGER NOT NULL,
+    sealed   BLOB NOT NULL,
+    PRIMARY KEY (doc, photo, variant)
+);
 CREATE TABLE secrets (
     doc         BLOB NOT NULL,
     name        BLOB NOT NULL,

@@ -1,4 +1,7 @@
 //! Sync: the wire protocol shared with the relay (`docs/protocol.md`).
+pub mod client;
+pub mod engine;
+pub mod enrollment;
 pub mod identity;
 pub mod pairing;
 pub mod wire;

@@ -52,7 +52,9 @@ impl EnrollmentSecret {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        let array: [u8; 16] = bytes.try_into().map_err(|_| pairing_error("malformed enrollment secret"))?;
+        let array: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| pairing_error("malformed enrollment secret"))?;
         Ok(Self(Zeroizing::new(array)))
     }
 
@@ -75,7 +77,11 @@ impl EnrollmentSecret {
     }
 
     pub fn token_hash(&self) -> Result<Vec<u8>> {
-        Ok(ring::digest::digest(&ring::digest::SHA256, &self.enroll_token()?).as_ref().to_vec())
+        Ok(
+            ring::digest::digest(&ring::digest::SHA256, &self.enroll_token()?)
+                .as_ref()
+                .to_vec(),
+        )
     }
 
     /// MAC binding a device's public keys to this code; the relay cannot compute it.
@@ -94,7 +100,11 @@ impl EnrollmentSecret {
 
 fn binding_message(keys: &DeviceKeys) -> Vec<u8> {
     let mut m = Vec::new();
-    for part in [keys.device_id.as_bytes(), &keys.signing_public, &keys.agreement_public] {
+    for part in [
+        keys.device_id.as_bytes(),
+        &keys.signing_public,
+        &keys.agreement_public,
+    ] {
         m.extend_from_slice(&(part.len() as u32).to_be_bytes());
         m.extend_from_slice(part);
     }
@@ -123,8 +133,10 @@ impl QrPayload {
     }
 
     pub fn decode(text: &str) -> Result<Self> {
-        let bytes = b64::decode(text.trim()).ok_or_else(|| pairing_error("the QR payload is not base64url"))?;
-        let payload: Self = serde_json::from_slice(&bytes).map_err(|_| pairing_error("the QR payload is malformed"))?;
+        let bytes = b64::decode(text.trim())
+            .ok_or_else(|| pairing_error("the QR payload is not base64url"))?;
+        let payload: Self = serde_json::from_slice(&bytes)
+            .map_err(|_| pairing_error("the QR payload is malformed"))?;
         if payload.v != 1 {
             return Err(pairing_error("unsupported QR payload version"));
         }
@@ -188,7 +200,13 @@ impl AdminPairing {
         })
     }
 
-    pub fn qr_payload(&self, relay: &str, ws: &str, admin_device: &str, admin: &DeviceIdentity) -> QrPayload {
+    pub fn qr_payload(
+        &self,
+        relay: &str,
+        ws: &str,
+        admin_device: &str,
+        admin: &DeviceIdentity,
+    ) -> QrPayload {
         QrPayload {
             v: 1,
             relay: relay.into(),
@@ -210,12 +228,26 @@ impl AdminPairing {
         dkk: &[u8; 32],
     ) -> Result<KeyEnvelope> {
         if !self.secret.verify_binding(&device.keys, &device.binding)? {
-            return Err(pairing_error("the enrolled device's keys do not match the enrollment code"));
+            return Err(pairing_error(
+                "the enrolled device's keys do not match the enrollment code",
+            ));
         }
         let key = agree(self.private, &device.keys.agreement_public, ws)?;
         let row = envelope_row(ws, &device.keys.device_id);
-        let wrapped = key.seal(Aad { table: b"FV-DKK-1", row: &row, seq: 0 }, dkk)?;
-        let signature = admin.sign(&envelope_signing_bytes(ws, &device.keys.device_id, 0, &wrapped));
+        let wrapped = key.seal(
+            Aad {
+                table: b"FV-DKK-1",
+                row: &row,
+                seq: 0,
+            },
+            dkk,
+        )?;
+        let signature = admin.sign(&envelope_signing_bytes(
+            ws,
+            &device.keys.device_id,
+            0,
+            &wrapped,
+        ));
         Ok(KeyEnvelope {
             device_id: device.keys.device_id.clone(),
             epoch: 0,
@@ -236,10 +268,20 @@ pub struct DevicePairing {
 impl DevicePairing {
     pub fn new(qr: QrPayload) -> Result<Self> {
         let (private, agreement_public) = new_ephemeral()?;
-        Ok(Self { private, agreement_public, qr })
+        Ok(Self {
+            private,
+            agreement_public,
+            qr,
+        })
     }
 
-    pub fn enroll_request(&self, identity: &DeviceIdentity, device_id: &str, device_name: &str, app_version: &str) -> Result<wire::Enroll> {
+    pub fn enroll_request(
+        &self,
+        identity: &DeviceIdentity,
+        device_id: &str,
+        device_name: &str,
+        app_version: &str,
+    ) -> Result<wire::Enroll> {
         let secret = EnrollmentSecret::from_slice(&self.qr.secret)?;
         let keys = DeviceKeys {
             device_id: device_id.into(),
@@ -260,41 +302,96 @@ impl DevicePairing {
     pub fn complete(self, envelope: &KeyEnvelope, device_id: &str) -> Result<Zeroizing<[u8; 32]>> {
         let ws = self.qr.ws.clone();
         if envelope.epoch != 0 || envelope.device_id != device_id {
-            return Err(pairing_error("the key envelope is not this device's pairing envelope"));
+            return Err(pairing_error(
+                "the key envelope is not this device's pairing envelope",
+            ));
         }
         let signed = envelope_signing_bytes(&ws, device_id, 0, &envelope.wrapped);
         if !identity::verify(&self.qr.admin_signing_public, &signed, &envelope.signature) {
-            return Err(pairing_error("the key envelope is not signed by the admin device"));
+            return Err(pairing_error(
+                "the key envelope is not signed by the admin device",
+            ));
         }
         let key = agree(self.private, &self.qr.admin_agreement_public, &ws)?;
         let row = envelope_row(&ws, device_id);
         let raw = key
-            .open(Aad { table: b"FV-DKK-1", row: &row, seq: 0 }, &envelope.wrapped)
+            .open(
+                Aad {
+                    table: b"FV-DKK-1",
+                    row: &row,
+                    seq: 0,
+                },
+                &envelope.wrapped,
+            )
             .ok_or_else(|| pairing_error("the device key could not be unwrapped"))?;
-        let array: [u8; 32] = raw.as_slice().try_into().map_err(|_| pairing_error("malformed device key"))?;
+        let array: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| pairing_error("malformed device key"))?;
         Ok(Zeroizing::new(array))
     }
 }
 
 /// Wraps an epoch key for one member under that member's DKK, signed by the admin.
-pub fn wrap_epoch_key(ws: &str, device_id: &str, epoch: u32, dkk: &[u8; 32], wck: &EpochKey, admin: &DeviceIdentity, admin_device: &str) -> Result<KeyEnvelope> {
+pub fn wrap_epoch_key(
+    ws: &str,
+    device_id: &str,
+    epoch: u32,
+    dkk: &[u8; 32],
+    wck: &EpochKey,
+    admin: &DeviceIdentity,
+    admin_device: &str,
+) -> Result<KeyEnvelope> {
     let row = envelope_row(ws, device_id);
-    let wrapped = SealKey::new(dkk)?.seal(Aad { table: b"FV-WCK-1", row: &row, seq: u64::from(epoch) }, wck.expose())?;
+    let wrapped = SealKey::new(dkk)?.seal(
+        Aad {
+            table: b"FV-WCK-1",
+            row: &row,
+            seq: u64::from(epoch),
+        },
+        wck.expose(),
+    )?;
     let signature = admin.sign(&envelope_signing_bytes(ws, device_id, epoch, &wrapped));
-    Ok(KeyEnvelope { device_id: device_id.into(), epoch, from_device: admin_device.into(), wrapped, signature })
+    Ok(KeyEnvelope {
+        device_id: device_id.into(),
+        epoch,
+        from_device: admin_device.into(),
+        wrapped,
+        signature,
+    })
 }
 
 /// Verifies and unwraps an epoch key delivered to this device.
-pub fn unwrap_epoch_key(ws: &str, device_id: &str, envelope: &KeyEnvelope, dkk: &[u8; 32], admin_signing_public: &[u8]) -> Result<EpochKey> {
+pub fn unwrap_epoch_key(
+    ws: &str,
+    device_id: &str,
+    envelope: &KeyEnvelope,
+    dkk: &[u8; 32],
+    admin_signing_public: &[u8],
+) -> Result<EpochKey> {
     let signed = envelope_signing_bytes(ws, device_id, envelope.epoch, &envelope.wrapped);
-    if envelope.device_id != device_id || !identity::verify(admin_signing_public, &signed, &envelope.signature) {
-        return Err(Error::Corrupted(format!("the key envelope for epoch {}", envelope.epoch)));
+    if envelope.device_id != device_id
+        || !identity::verify(admin_signing_public, &signed, &envelope.signature)
+    {
+        return Err(Error::Corrupted(format!(
+            "the key envelope for epoch {}",
+            envelope.epoch
+        )));
     }
     let row = envelope_row(ws, device_id);
     let raw = SealKey::new(dkk)?
-        .open(Aad { table: b"FV-WCK-1", row: &row, seq: u64::from(envelope.epoch) }, &envelope.wrapped)
+        .open(
+            Aad {
+                table: b"FV-WCK-1",
+                row: &row,
+                seq: u64::from(envelope.epoch),
+            },
+            &envelope.wrapped,
+        )
         .map(Zeroizing::new)
-        .ok_or_else(|| Error::Corrupted(format!("the key envelope for epoch {}", envelope.epoch)))?;
+        .ok_or_else(|| {
+            Error::Corrupted(format!("the key envelope for epoch {}", envelope.epoch))
+        })?;
     EpochKey::from_slice(&raw)
 }
 
@@ -322,14 +419,26 @@ mod tests {
     fn full_pairing_delivers_the_dkk_and_epoch_keys() {
         let admin = DeviceIdentity::generate().expect("admin");
         let pairing = AdminPairing::new().expect("pairing");
-        let qr = QrPayload::decode(&pairing.qr_payload("http://127.0.0.1:1", "ws", "admin-dev", &admin).encode()).expect("qr");
+        let qr = QrPayload::decode(
+            &pairing
+                .qr_payload("http://127.0.0.1:1", "ws", "admin-dev", &admin)
+                .encode(),
+        )
+        .expect("qr");
         let device = DeviceIdentity::generate().expect("device");
         let dp = DevicePairing::new(qr).expect("device pairing");
-        let req = dp.enroll_request(&device, "dev-2", "phone", "1.0").expect("enroll");
+        let req = dp
+            .enroll_request(&device, "dev-2", "phone", "1.0")
+            .expect("enroll");
         // What the relay stores lets it check the token, nothing more.
-        assert_eq!(ring::digest::digest(&ring::digest::SHA256, &req.enroll_token).as_ref(), pairing.secret.token_hash().expect("hash").as_slice());
+        assert_eq!(
+            ring::digest::digest(&ring::digest::SHA256, &req.enroll_token).as_ref(),
+            pairing.secret.token_hash().expect("hash").as_slice()
+        );
         let dkk = [7u8; 32];
-        let env = pairing.complete("ws", &admin, "admin-dev", &device_info(&req), &dkk).expect("complete");
+        let env = pairing
+            .complete("ws", &admin, "admin-dev", &device_info(&req), &dkk)
+            .expect("complete");
         let got = dp.complete(&env, "dev-2").expect("device completes");
         assert_eq!(*got, dkk);
 
@@ -351,16 +460,26 @@ mod tests {
         let qr = pairing.qr_payload("http://relay", "ws", "admin-dev", &admin);
         let device = DeviceIdentity::generate().expect("device");
         let dp = DevicePairing::new(qr).expect("pairing");
-        let req = dp.enroll_request(&device, "dev-2", "phone", "1.0").expect("enroll");
+        let req = dp
+            .enroll_request(&device, "dev-2", "phone", "1.0")
+            .expect("enroll");
         let mut info = device_info(&req);
         let (_, relay_public) = new_ephemeral().expect("relay key");
         info.keys.agreement_public = relay_public; // the relay swaps in its own key
-        assert!(pairing.complete("ws", &admin, "admin-dev", &info, &[1; 32]).is_err());
+        assert!(pairing
+            .complete("ws", &admin, "admin-dev", &info, &[1; 32])
+            .is_err());
     }
 
     #[test]
     fn a_garbled_qr_payload_is_a_typed_error() {
-        assert!(matches!(QrPayload::decode("!!!"), Err(Error::InvalidInput(_))));
-        assert!(matches!(QrPayload::decode(&b64::encode(b"{}")), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            QrPayload::decode("!!!"),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            QrPayload::decode(&b64::encode(b"{}")),
+            Err(Error::InvalidInput(_))
+        ));
     }
 }

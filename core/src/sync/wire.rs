@@ -231,6 +231,20 @@ pub struct BlobStatus {
     pub present: Vec<u32>,
 }
 
+/// `GET /v1/workspaces/{ws}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceStatus {
+    pub current_epoch: u32,
+    pub lease_hours: u32,
+    pub revoked: bool,
+}
+
+/// `POST /v1/workspaces/{ws}/epochs` (admin): start epoch `epoch` (= current + 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochBump {
+    pub epoch: u32,
+}
+
 /// `POST /v1/workspaces/{ws}/devices/{device}/revoke` (admin) and
 /// `POST /v1/workspaces/{ws}/rotate` results and wipe receipts (issue #5).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -251,7 +265,9 @@ mod opt_b64 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         Option::<String>::deserialize(d)?
-            .map(|t| super::b64::decode(&t).ok_or_else(|| serde::de::Error::custom("invalid base64url")))
+            .map(|t| {
+                super::b64::decode(&t).ok_or_else(|| serde::de::Error::custom("invalid base64url"))
+            })
             .transpose()
     }
 }
@@ -279,7 +295,12 @@ mod tests {
 
     #[test]
     fn entries_round_trip_as_json_with_base64url() {
-        let e = Entry { entry_id: vec![1, 2], doc_id: vec![255; 4], epoch: 3, sealed: vec![0; 5] };
+        let e = Entry {
+            entry_id: vec![1, 2],
+            doc_id: vec![255; 4],
+            epoch: 3,
+            sealed: vec![0; 5],
+        };
         let json = serde_json::to_string(&e).expect("json");
         assert!(json.contains("\"_____w\""), "{json}");
         assert_eq!(serde_json::from_str::<Entry>(&json).expect("back"), e);

@@ -70,7 +70,8 @@ impl WorkspaceKeys {
     /// stays the same across rotations so document ids remain stable.
     pub fn insert(&mut self, epoch: u32, key: EpochKey) -> Result<()> {
         if epoch == 1 {
-            let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, self.workspace_id.as_bytes()).extract(key.expose());
+            let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, self.workspace_id.as_bytes())
+                .extract(key.expose());
             let okm = prk
                 .expand(&[b"fieldvault/doc-ids/v1"], hkdf::HKDF_SHA256)
                 .map_err(|_| Error::Crypto("HKDF expand failed".into()))?;
@@ -124,32 +125,84 @@ impl WorkspaceKeys {
         Ok(ctx.sign().as_ref().to_vec())
     }
 
-    pub fn seal_entry(&self, epoch: u32, doc_id: &[u8], entry_id: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal_entry(
+        &self,
+        epoch: u32,
+        doc_id: &[u8],
+        entry_id: &[u8],
+        plain: &[u8],
+    ) -> Result<Vec<u8>> {
         let row = entry_aad(&self.workspace_id, doc_id, entry_id, epoch);
-        self.key(epoch)?.sealer().seal(Aad { table: b"FV-ENTRY-1", row: &row, seq: 0 }, plain)
+        self.key(epoch)?.sealer().seal(
+            Aad {
+                table: b"FV-ENTRY-1",
+                row: &row,
+                seq: 0,
+            },
+            plain,
+        )
     }
 
-    pub fn open_entry(&self, epoch: u32, doc_id: &[u8], entry_id: &[u8], sealed: Vec<u8>) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open_entry(
+        &self,
+        epoch: u32,
+        doc_id: &[u8],
+        entry_id: &[u8],
+        sealed: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let row = entry_aad(&self.workspace_id, doc_id, entry_id, epoch);
         self.key(epoch)?
             .sealer()
-            .open_owned(Aad { table: b"FV-ENTRY-1", row: &row, seq: 0 }, sealed)
+            .open_owned(
+                Aad {
+                    table: b"FV-ENTRY-1",
+                    row: &row,
+                    seq: 0,
+                },
+                sealed,
+            )
             .map(Zeroizing::new)
             .ok_or_else(|| Error::Corrupted("a synced entry".into()))
     }
 
-    pub fn seal_chunk(&self, epoch: u32, blob_id: &[u8], index: u32, count: u32, plain: &[u8]) -> Result<Vec<u8>> {
+    pub fn seal_chunk(
+        &self,
+        epoch: u32,
+        blob_id: &[u8],
+        index: u32,
+        count: u32,
+        plain: &[u8],
+    ) -> Result<Vec<u8>> {
         let row = entry_aad(&self.workspace_id, blob_id, &count.to_be_bytes(), epoch);
-        self.key(epoch)?
-            .sealer()
-            .seal(Aad { table: b"FV-CHUNK-1", row: &row, seq: u64::from(index) }, plain)
+        self.key(epoch)?.sealer().seal(
+            Aad {
+                table: b"FV-CHUNK-1",
+                row: &row,
+                seq: u64::from(index),
+            },
+            plain,
+        )
     }
 
-    pub fn open_chunk(&self, epoch: u32, blob_id: &[u8], index: u32, count: u32, sealed: Vec<u8>) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn open_chunk(
+        &self,
+        epoch: u32,
+        blob_id: &[u8],
+        index: u32,
+        count: u32,
+        sealed: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let row = entry_aad(&self.workspace_id, blob_id, &count.to_be_bytes(), epoch);
         self.key(epoch)?
             .sealer()
-            .open_owned(Aad { table: b"FV-CHUNK-1", row: &row, seq: u64::from(index) }, sealed)
+            .open_owned(
+                Aad {
+                    table: b"FV-CHUNK-1",
+                    row: &row,
+                    seq: u64::from(index),
+                },
+                sealed,
+            )
             .map(Zeroizing::new)
             .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))
     }
@@ -161,8 +214,10 @@ mod tests {
 
     fn keys() -> WorkspaceKeys {
         let mut k = WorkspaceKeys::new("ws-1");
-        k.insert(1, EpochKey::new([1; 32]).expect("key")).expect("insert");
-        k.insert(2, EpochKey::new([2; 32]).expect("key")).expect("insert");
+        k.insert(1, EpochKey::new([1; 32]).expect("key"))
+            .expect("insert");
+        k.insert(2, EpochKey::new([2; 32]).expect("key"))
+            .expect("insert");
         k
     }
 
@@ -170,13 +225,31 @@ mod tests {
     fn entries_are_bound_to_workspace_doc_entry_and_epoch() {
         let k = keys();
         let sealed = k.seal_entry(2, b"doc", b"entry", b"changes").expect("seal");
-        assert_eq!(&**k.open_entry(2, b"doc", b"entry", sealed.clone()).expect("open"), b"changes");
-        assert!(k.open_entry(1, b"doc", b"entry", sealed.clone()).is_err(), "epoch");
-        assert!(k.open_entry(2, b"dod", b"entry", sealed.clone()).is_err(), "doc");
-        assert!(k.open_entry(2, b"doc", b"entrz", sealed.clone()).is_err(), "entry");
+        assert_eq!(
+            &**k.open_entry(2, b"doc", b"entry", sealed.clone())
+                .expect("open"),
+            b"changes"
+        );
+        assert!(
+            k.open_entry(1, b"doc", b"entry", sealed.clone()).is_err(),
+            "epoch"
+        );
+        assert!(
+            k.open_entry(2, b"dod", b"entry", sealed.clone()).is_err(),
+            "doc"
+        );
+        assert!(
+            k.open_entry(2, b"doc", b"entrz", sealed.clone()).is_err(),
+            "entry"
+        );
         let mut other = WorkspaceKeys::new("ws-2");
-        other.insert(2, EpochKey::new([2; 32]).expect("key")).expect("insert");
-        assert!(other.open_entry(2, b"doc", b"entry", sealed).is_err(), "workspace");
+        other
+            .insert(2, EpochKey::new([2; 32]).expect("key"))
+            .expect("insert");
+        assert!(
+            other.open_entry(2, b"doc", b"entry", sealed).is_err(),
+            "workspace"
+        );
     }
 
     #[test]
@@ -184,8 +257,14 @@ mod tests {
         let k = keys();
         let u = uuid::Uuid::from_bytes([9; 16]);
         assert_eq!(k.doc_id(&u).expect("id"), keys().doc_id(&u).expect("id"));
-        assert_ne!(k.doc_id(&u).expect("id"), k.blob_id(&u, "display").expect("id"));
-        assert_ne!(k.blob_id(&u, "display").expect("id"), k.blob_id(&u, "thumbnail").expect("id"));
+        assert_ne!(
+            k.doc_id(&u).expect("id"),
+            k.blob_id(&u, "display").expect("id")
+        );
+        assert_ne!(
+            k.blob_id(&u, "display").expect("id"),
+            k.blob_id(&u, "thumbnail").expect("id")
+        );
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Vault {
         let tx = conn.transaction()?;
         let row = sealed_doc::row_id(&self.keys, &id);
         let mut stored = self.new_stored(row, new_header(body.envelope(), body.title()), doc)?;
-        stored.persist(&tx, self.options.compact_every)?;
+        stored.persist(&tx, self.options.compact_every, self.outbox_enabled())?;
         tx.commit()?;
         Ok(id)
     }
@@ -251,7 +251,7 @@ impl Vault {
         if T::KIND == DocumentKind::TaxAssist && is_filed(after.envelope().status) {
             self.forget_my_number_in(tx, &stored.row)?;
         }
-        stored.persist(tx, self.options.compact_every)?;
+        stored.persist(tx, self.options.compact_every, self.outbox_enabled())?;
         Ok(out)
     }
 
@@ -264,9 +264,15 @@ impl Vault {
         edit: impl FnOnce(&mut Envelope) -> R,
     ) -> Result<R> {
         match kind {
-            DocumentKind::TaxAssist => self.update_in::<TaxAssist, R>(tx, id, |d| edit(&mut d.envelope)),
-            DocumentKind::BearSighting => self.update_in::<BearSighting, R>(tx, id, |d| edit(&mut d.envelope)),
-            DocumentKind::DamageReport => self.update_in::<DamageReport, R>(tx, id, |d| edit(&mut d.envelope)),
+            DocumentKind::TaxAssist => {
+                self.update_in::<TaxAssist, R>(tx, id, |d| edit(&mut d.envelope))
+            }
+            DocumentKind::BearSighting => {
+                self.update_in::<BearSighting, R>(tx, id, |d| edit(&mut d.envelope))
+            }
+            DocumentKind::DamageReport => {
+                self.update_in::<DamageReport, R>(tx, id, |d| edit(&mut d.envelope))
+            }
         }
     }
 
@@ -295,22 +301,23 @@ impl Vault {
     /// Lists documents matching `filter`, most recently updated first.
     /// Rows that fail to decrypt are counted in `unreadable`, never fatal.
     pub fn list(&self, filter: &ListFilter) -> Result<Listing> {
-        let doc_rows = rows::all_documents(&self.lock())?;
+        let conn = self.lock();
         let mut listing = Listing::default();
         let mut cache = self.key_cache.lock();
-        for row in doc_rows {
+        let mut scratch = Vec::with_capacity(1024);
+        rows::for_each_document(&conn, |doc, wrapped, sealed| {
             // The AAD binds each header to its row, so a header moved to
             // another row fails to open here.
-            let header =
-                sealed_doc::KeyCache::lookup(&mut cache, &self.keys, &row.doc, &row.wrapped_key)
-                    .and_then(|key| sealed_doc::open_header(&key, &row.doc, row.header));
+            let header = sealed_doc::KeyCache::lookup_ref(&mut cache, &self.keys, doc, wrapped)
+                .and_then(|key| sealed_doc::open_header_in(key, doc, sealed, &mut scratch));
             match header {
                 Some(h) if filter.matches(&h) => listing.documents.push(h.into_summary()),
                 Some(_) => {}
                 None => listing.unreadable += 1,
             }
-        }
+        })?;
         drop(cache);
+        drop(conn);
         listing
             .documents
             .sort_by(|a, b| b.updated_at.0.cmp(&a.updated_at.0).then(a.id.cmp(&b.id)));
@@ -336,6 +343,11 @@ impl Vault {
     /// bytes). Creates the document if it is new here. Bytes that are not a
     /// valid document of a known kind are refused and nothing is stored.
     pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
+        self.merge_changes_from(bytes, false)
+    }
+
+    /// Merges changes; those pulled from the relay are not queued back to it.
+    pub(crate) fn merge_changes_from(&self, bytes: &[u8], from_relay: bool) -> Result<DocumentId> {
         let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let incoming = AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
         let envelope: Envelope = autosurgeon::hydrate_prop(&incoming, ROOT, "envelope")
@@ -372,7 +384,11 @@ impl Vault {
                 self.forget_my_number_in(&tx, &stored.row)?;
             }
         }
-        stored.persist(&tx, self.options.compact_every)?;
+        stored.persist(
+            &tx,
+            self.options.compact_every,
+            !from_relay && self.outbox_enabled(),
+        )?;
         tx.commit()?;
         Ok(id)
     }

@@ -8,10 +8,10 @@ mod field_diff;
 pub(crate) mod header;
 mod history;
 mod my_number;
-#[cfg(any())] // enabled once crate::photo lands
 mod photos;
 mod retention;
 pub(crate) mod sealed_doc;
+mod sync_state;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,9 +21,9 @@ use rusqlite::Connection;
 
 pub use header::{DocumentSummary, ListFilter, Listing};
 pub use history::HistoryEntry;
-#[cfg(any())]
 pub use photos::{PhotoVariant, PHOTO_CHUNK_SIZE};
 pub use retention::{RetentionRule, RetentionRules};
+pub use sync_state::{OutboxItem, SyncSettings};
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{Aad, RootKey, VaultKeys};
@@ -75,6 +75,8 @@ pub struct Vault {
     options: VaultOptions,
     dir: PathBuf,
     key_cache: sealed_doc::KeyCache,
+    /// Set once sync is configured: local writes are then queued for the relay.
+    sync_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -86,7 +88,7 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-fn meta_aad(name: &str) -> Aad<'_> {
+pub(crate) fn meta_aad(name: &str) -> Aad<'_> {
     Aad {
         table: b"meta",
         row: name.as_bytes(),
@@ -159,8 +161,13 @@ impl Vault {
             .and_then(|bytes| uuid::Uuid::from_slice(&bytes).ok())
             .ok_or_else(|| Error::Corrupted("the vault's device record".into()))?;
         store::enable_wal(&conn)?;
+        let syncing = rows::get_meta(&conn, "sync.settings")?.is_some();
         tracing::info!(target: "fieldvault::vault", "vault opened");
-        Ok(Self::assemble(conn, keys, device, options, dir))
+        let vault = Self::assemble(conn, keys, device, options, dir);
+        vault
+            .sync_enabled
+            .store(syncing, std::sync::atomic::Ordering::Relaxed);
+        Ok(vault)
     }
 
     fn assemble(
@@ -178,6 +185,7 @@ impl Vault {
             options,
             dir: dir.to_path_buf(),
             key_cache: sealed_doc::KeyCache::default(),
+            sync_enabled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

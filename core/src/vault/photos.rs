@@ -78,7 +78,10 @@ impl Vault {
         let tx = conn.transaction()?;
         let (row, key, _) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, id)?;
         let existing = self.update_envelope_in(&tx, id, kind, |env| {
-            env.photos.iter().find(|p| p.sha256_hex == sha256_hex).cloned()
+            env.photos
+                .iter()
+                .find(|p| p.sha256_hex == sha256_hex)
+                .cloned()
         })?;
         if let Some(existing) = existing {
             return Ok(existing);
@@ -108,7 +111,12 @@ impl Vault {
     }
 
     /// Reads a stored photo variant whole.
-    pub fn photo(&self, id: &DocumentId, photo_id: &Uuid, variant: PhotoVariant) -> Result<Vec<u8>> {
+    pub fn photo(
+        &self,
+        id: &DocumentId,
+        photo_id: &Uuid,
+        variant: PhotoVariant,
+    ) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.read_photo(id, photo_id, variant, |chunk| {
             out.extend_from_slice(chunk);
@@ -137,7 +145,9 @@ impl Vault {
             )
             .optional()?;
         let Some(count) = count else {
-            return Err(Error::InvalidInput(format!("document {id} has no photo {photo_id}")));
+            return Err(Error::InvalidInput(format!(
+                "document {id} has no photo {photo_id}"
+            )));
         };
         let mut stmt = conn.prepare_cached(
             "SELECT idx, sealed FROM photo_chunks WHERE doc = ?1 AND blob = ?2 ORDER BY idx",
@@ -171,13 +181,20 @@ fn aad_for(blob: &[u8], index: u32, count: u32) -> crate::crypto::Aad<'_> {
     aad(T_PHOTO_CHUNKS, blob, chunk_seq(index, count))
 }
 
-fn store_chunks(tx: &Connection, key: &DocKey, row: &RowId, blob: &[u8], data: &[u8]) -> Result<()> {
+fn store_chunks(
+    tx: &Connection,
+    key: &DocKey,
+    row: &RowId,
+    blob: &[u8],
+    data: &[u8],
+) -> Result<()> {
     let chunks: Vec<&[u8]> = if data.is_empty() {
         vec![&[][..]]
     } else {
         data.chunks(PHOTO_CHUNK_SIZE).collect()
     };
-    let count = u32::try_from(chunks.len()).map_err(|_| Error::InvalidInput("photo too large".into()))?;
+    let count =
+        u32::try_from(chunks.len()).map_err(|_| Error::InvalidInput("photo too large".into()))?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO photo_chunks (doc, blob, idx, count, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;

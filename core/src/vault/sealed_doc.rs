@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use automerge::{AutoCommit, ChangeHash};
 use rusqlite::Connection;
+use zeroize::Zeroize;
 
 use super::header::{Header, HEADER_VERSION};
 use crate::crypto::{Aad, DocKey, VaultKeys};
@@ -17,6 +18,14 @@ pub(crate) const T_DOC_KEYS: &[u8] = b"documents.wrapped_key";
 pub(crate) const T_HEADERS: &[u8] = b"documents.header";
 pub(crate) const T_CHANGES: &[u8] = b"changes";
 pub(crate) const T_SNAPSHOTS: &[u8] = b"snapshots";
+pub(crate) const T_OUTBOX: &[u8] = b"outbox";
+
+/// AAD row of an outbox item: document row and entry id.
+pub(crate) fn outbox_row(doc_row: &[u8], entry_id: &[u8]) -> Vec<u8> {
+    let mut row = doc_row.to_vec();
+    row.extend_from_slice(entry_id);
+    row
+}
 
 /// Row id of a document: a keyed hash of its UUID.
 pub(crate) fn row_id(keys: &VaultKeys, id: &DocumentId) -> RowId {
@@ -45,6 +54,21 @@ pub(crate) struct KeyCache(Mutex<HashMap<Vec<u8>, Arc<DocKey>>>);
 impl KeyCache {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<DocKey>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key for `row`, unwrapping `wrapped` on a miss; `None` if it does not open.
+    /// Borrowing variant for loops over many rows.
+    pub fn lookup_ref<'c>(
+        cache: &'c mut HashMap<Vec<u8>, Arc<DocKey>>,
+        keys: &VaultKeys,
+        row: &[u8],
+        wrapped: &[u8],
+    ) -> Option<&'c DocKey> {
+        if !cache.contains_key(row) {
+            let key = Arc::new(unwrap_doc_key(keys, row, wrapped)?);
+            cache.insert(row.to_vec(), key);
+        }
+        cache.get(row).map(|k| &**k)
     }
 
     /// The key for `row`, unwrapping `wrapped` on a miss; `None` if it does not open.
@@ -86,6 +110,23 @@ pub(crate) fn seal_header(key: &DocKey, row: &RowId, header: &Header) -> Result<
         serde_json::to_vec(header).map_err(|e| Error::Internal(e.to_string()))?,
     );
     key.sealer().seal(aad(T_HEADERS, row, 0), &json)
+}
+
+/// Opens a header inside a scratch buffer (no allocation beyond the parse).
+pub(crate) fn open_header_in(
+    key: &DocKey,
+    row: &[u8],
+    sealed: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Option<Header> {
+    scratch.clear();
+    scratch.extend_from_slice(sealed);
+    let plain = key
+        .sealer()
+        .open_in_place(aad(T_HEADERS, row, 0), scratch)?;
+    let header: Option<Header> = serde_json::from_slice(plain).ok();
+    scratch.zeroize();
+    header.filter(|h| h.v == HEADER_VERSION)
 }
 
 pub(crate) fn open_header(key: &DocKey, row: &[u8], sealed: Vec<u8>) -> Option<Header> {
@@ -187,8 +228,10 @@ pub(crate) fn load(
 impl StoredDoc {
     /// Appends the changes made since loading as one sealed change row and
     /// updates the header; snapshots when `compact_every` changes have piled up.
-    /// Runs inside the caller's transaction. Returns false when nothing changed.
-    pub fn persist(&mut self, conn: &Connection, compact_every: u64) -> Result<bool> {
+    /// With `outbox`, the same changes are queued for the relay (sealed under the
+    /// document key until they are pushed). Runs inside the caller's
+    /// transaction. Returns false when nothing changed.
+    pub fn persist(&mut self, conn: &Connection, compact_every: u64, outbox: bool) -> Result<bool> {
         let bytes = zeroize::Zeroizing::new(self.doc.save_after(&self.stored_heads));
         let changed = !bytes.is_empty();
         if changed {
@@ -198,6 +241,11 @@ impl StoredDoc {
                 .sealer()
                 .seal(aad(T_CHANGES, &self.row, seq), &bytes)?;
             rows::insert_change(conn, &self.row, seq, &sealed)?;
+            if outbox {
+                self.enqueue(conn, &bytes)?;
+                // Changed since the relay last acknowledged it.
+                self.header.acknowledged_at = None;
+            }
             self.header.head_seq = seq;
             self.stored_heads = self.doc.get_heads();
             if compact_every > 0 && seq - self.header.snapshot_seq >= compact_every {
@@ -206,6 +254,17 @@ impl StoredDoc {
         }
         self.write_header(conn)?;
         Ok(changed)
+    }
+
+    /// Queues Automerge bytes of this document for the relay.
+    pub fn enqueue(&self, conn: &Connection, bytes: &[u8]) -> Result<()> {
+        let entry_id = crate::crypto::random::bytes::<16>()?;
+        let mut payload = zeroize::Zeroizing::new(Vec::with_capacity(16 + bytes.len()));
+        payload.extend_from_slice(self.header.id.0.as_bytes());
+        payload.extend_from_slice(bytes);
+        let row = outbox_row(&self.row, &entry_id);
+        let sealed = self.key.sealer().seal(aad(T_OUTBOX, &row, 0), &payload)?;
+        rows::insert_outbox(conn, &entry_id, &self.row, 0, &sealed)
     }
 
     /// Replaces snapshot + changes by one snapshot at `head_seq`.

@@ -1,0 +1,308 @@
+//! HTTP client for the relay: every request signed with the device's Ed25519
+//! key (`docs/protocol.md`). reqwest over rustls with ring — one crypto library
+//! in the binary. A custom root certificate can be trusted for closed
+//! government networks.
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::identity::DeviceIdentity;
+use super::wire::{self, b64};
+use crate::crypto::random;
+use crate::error::{Error, Result};
+
+/// How to reach the relay.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub relay_url: String,
+    /// PEM root certificate to trust in addition to the built-in roots.
+    pub root_certificate_pem: Option<Vec<u8>>,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(relay_url: impl Into<String>) -> Self {
+        Self {
+            relay_url: relay_url.into(),
+            root_certificate_pem: None,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .connect_timeout(config.connect_timeout)
+        .http1_only()
+        .user_agent(concat!("fieldvault/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = &config.root_certificate_pem {
+        let cert = reqwest::Certificate::from_pem(pem)
+            .map_err(|_| Error::InvalidInput("the root certificate is not valid PEM".into()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Network(format!("could not set up HTTP: {e}")))
+}
+
+fn network(e: reqwest::Error) -> Error {
+    // reqwest errors name the URL but never bodies or headers.
+    Error::Network(if e.is_timeout() {
+        "the relay did not answer in time".into()
+    } else if e.is_connect() {
+        "could not connect to the relay".into()
+    } else {
+        format!("transfer failed: {e}")
+    })
+}
+
+async fn into_result(resp: reqwest::Response) -> Result<Vec<u8>> {
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(network)?.to_vec();
+    if status.is_success() {
+        return Ok(body);
+    }
+    let parsed: Option<wire::ErrorBody> = serde_json::from_slice(&body).ok();
+    let (code, message) = parsed
+        .map(|b| (b.error, b.message))
+        .unwrap_or_else(|| ("unknown".into(), format!("HTTP {status}")));
+    if status == StatusCode::FORBIDDEN && code == "revoked" {
+        return Err(Error::Revoked);
+    }
+    Err(Error::Relay {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|_| Error::Network("the relay sent a malformed answer".into()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Requests that need no device signature (workspace creation, enrollment).
+pub struct UnsignedClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl UnsignedClient {
+    pub fn new(config: &ClientConfig) -> Result<Self> {
+        Ok(Self {
+            http: build_http(config)?,
+            base: config.relay_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub async fn create_workspace(
+        &self,
+        operator_token: &str,
+        req: &wire::CreateWorkspace,
+    ) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/workspaces", self.base))
+            .bearer_auth(operator_token)
+            .header("content-type", "application/json")
+            .body(encode(req)?)
+            .send()
+            .await
+            .map_err(network)?;
+        into_result(resp).await.map(|_| ())
+    }
+
+    pub async fn enroll(&self, workspace: &str, req: &wire::Enroll) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/workspaces/{workspace}/enroll", self.base))
+            .header("content-type", "application/json")
+            .body(encode(req)?)
+            .send()
+            .await
+            .map_err(network)?;
+        into_result(resp).await.map(|_| ())
+    }
+}
+
+/// Signed requests of one enrolled device.
+pub struct RelayClient {
+    http: reqwest::Client,
+    base: String,
+    workspace: String,
+    device_id: String,
+    identity: Arc<DeviceIdentity>,
+}
+
+impl RelayClient {
+    pub fn new(
+        config: &ClientConfig,
+        workspace: &str,
+        device_id: &str,
+        identity: Arc<DeviceIdentity>,
+    ) -> Result<Self> {
+        Ok(Self {
+            http: build_http(config)?,
+            base: config.relay_url.trim_end_matches('/').to_owned(),
+            workspace: workspace.into(),
+            device_id: device_id.into(),
+            identity,
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Vec<u8>> {
+        let timestamp = chrono::Utc::now().timestamp_millis();
+        let nonce = b64::encode(&random::bytes::<16>()?);
+        let signed = wire::signing_bytes(
+            method.as_str(),
+            path,
+            &self.workspace,
+            &self.device_id,
+            timestamp,
+            &nonce,
+            &body,
+        );
+        let signature = b64::encode(&self.identity.sign(&signed));
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(wire::HEADER_DEVICE, &self.device_id)
+            .header(wire::HEADER_TIMESTAMP, timestamp.to_string())
+            .header(wire::HEADER_NONCE, nonce)
+            .header(wire::HEADER_SIGNATURE, signature)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        into_result(resp).await
+    }
+
+    fn ws_path(&self, rest: &str) -> String {
+        format!("/v1/workspaces/{}{rest}", self.workspace)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, rest: &str) -> Result<T> {
+        decode(
+            &self
+                .send(
+                    Method::GET,
+                    &self.ws_path(rest),
+                    Vec::new(),
+                    "application/json",
+                )
+                .await?,
+        )
+    }
+
+    async fn post<B: serde::Serialize>(&self, rest: &str, body: &B) -> Result<Vec<u8>> {
+        self.send(
+            Method::POST,
+            &self.ws_path(rest),
+            encode(body)?,
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn status(&self) -> Result<wire::WorkspaceStatus> {
+        self.get("/status").await
+    }
+
+    pub async fn issue_code(&self, req: &wire::IssueCode) -> Result<()> {
+        self.post("/codes", req).await.map(|_| ())
+    }
+
+    pub async fn devices(&self) -> Result<wire::DeviceList> {
+        self.get("/devices").await
+    }
+
+    pub async fn post_key_envelopes(&self, envelopes: Vec<wire::KeyEnvelope>) -> Result<()> {
+        self.post("/key-envelopes", &envelopes).await.map(|_| ())
+    }
+
+    pub async fn key_envelopes(&self) -> Result<wire::KeyEnvelopes> {
+        self.get("/key-envelopes").await
+    }
+
+    pub async fn push(&self, entries: Vec<wire::Entry>) -> Result<wire::PushResult> {
+        decode(
+            &self
+                .post("/entries", &wire::PushEntries { entries })
+                .await?,
+        )
+    }
+
+    pub async fn pull(&self, after: i64, limit: u32) -> Result<wire::PullResult> {
+        self.get(&format!("/entries?after={after}&limit={limit}"))
+            .await
+    }
+
+    pub async fn put_chunk(
+        &self,
+        blob_id: &[u8],
+        index: u32,
+        count: u32,
+        epoch: u32,
+        sealed: Vec<u8>,
+    ) -> Result<()> {
+        let path = self.ws_path(&format!(
+            "/blobs/{}/chunks/{index}?count={count}&epoch={epoch}",
+            b64::encode(blob_id)
+        ));
+        self.send(Method::PUT, &path, sealed, "application/octet-stream")
+            .await
+            .map(|_| ())
+    }
+
+    /// Which chunks of a blob the relay holds; `None` if none.
+    pub async fn blob_status(&self, blob_id: &[u8]) -> Result<Option<wire::BlobStatus>> {
+        match self.get(&format!("/blobs/{}", b64::encode(blob_id))).await {
+            Ok(s) => Ok(Some(s)),
+            Err(Error::Relay { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_chunk(&self, blob_id: &[u8], index: u32) -> Result<Vec<u8>> {
+        let path = self.ws_path(&format!("/blobs/{}/chunks/{index}", b64::encode(blob_id)));
+        self.send(Method::GET, &path, Vec::new(), "application/octet-stream")
+            .await
+    }
+
+    pub async fn revoke(&self, device_id: &str) -> Result<()> {
+        self.post(
+            &format!("/devices/{device_id}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn bump_epoch(&self, epoch: u32) -> Result<()> {
+        self.post("/epochs", &wire::EpochBump { epoch })
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn post_wipe_receipt(&self, receipt: Vec<u8>) -> Result<()> {
+        self.post("/wipe-receipt", &wire::WipeReceipt { receipt })
+            .await
+            .map(|_| ())
+    }
+}

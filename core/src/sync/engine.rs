@@ -1,0 +1,386 @@
+//! The device sync engine: pushes the vault's outbox, pulls what other devices
+//! wrote, and keeps an observable state. One pass is [`SyncEngine::sync_once`];
+//! [`SyncEngine::run`] loops in the background, woken by local changes, by the
+//! app's connectivity callback or by a timer, backing off exponentially (with
+//! jitter) after failures. Every request is idempotent (entry ids are chosen
+//! when a change is queued), so a retry after a broken connection never
+//! duplicates anything.
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use super::client::{ClientConfig, RelayClient};
+use super::pairing;
+use super::wire::{self, MAX_PULL_LIMIT};
+use crate::crypto::random;
+use crate::error::{Error, Result};
+use crate::vault::{SyncSettings, Vault};
+
+/// What the engine is doing, for a status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    #[default]
+    Idle,
+    Pushing,
+    Pulling,
+    /// Waiting before the next attempt after a failure.
+    Backoff,
+    /// The app reported no connectivity.
+    Offline,
+    /// The admin revoked this device.
+    Revoked,
+}
+
+/// Observable sync state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct SyncState {
+    pub phase: SyncPhase,
+    pub online: bool,
+    /// Change sets waiting to be pushed, and their size in bytes.
+    pub pending_changes: u64,
+    pub pending_bytes: u64,
+    /// Human-readable description of the transfer in progress.
+    pub current_transfer: Option<String>,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// Consecutive failed attempts.
+    pub failures: u32,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    /// Pulled entries that could not be opened or merged (skipped, reported).
+    pub rejected: usize,
+    pub purged: usize,
+}
+
+/// Backoff after `failures` consecutive failures: 1 s doubling to 5 min, with
+/// ±25 % jitter so many devices coming back online do not stampede the relay.
+pub fn backoff_delay(failures: u32) -> Duration {
+    let base_ms = 1000u64.saturating_mul(1u64 << failures.min(9)).min(300_000);
+    let jitter = random::bytes::<2>().map(u16::from_le_bytes).unwrap_or(0);
+    let factor = 0.75 + (f64::from(jitter) / f64::from(u16::MAX)) * 0.5;
+    Duration::from_millis((base_ms as f64 * factor) as u64)
+}
+
+pub struct SyncEngine {
+    vault: Arc<Vault>,
+    client: RelayClient,
+    state: watch::Sender<SyncState>,
+    wake: Notify,
+    cancel: watch::Sender<bool>,
+    /// Serialises passes: a pass started while another runs waits for it.
+    pass: tokio::sync::Mutex<()>,
+    settings: Mutex<SyncSettings>,
+    push_batch: usize,
+}
+
+impl SyncEngine {
+    /// An engine for an enrolled vault.
+    pub fn new(vault: Arc<Vault>, config: ClientConfig) -> Result<Arc<Self>> {
+        let settings = vault.sync_settings()?.ok_or_else(|| {
+            Error::InvalidInput("this vault is not enrolled in a workspace".into())
+        })?;
+        let identity = Arc::new(vault.device_identity()?);
+        let client = RelayClient::new(
+            &config,
+            &settings.workspace_id,
+            &vault.device_id(),
+            identity,
+        )?;
+        let (pending_changes, pending_bytes) = vault.outbox_size()?;
+        let state = SyncState {
+            online: true,
+            pending_changes,
+            pending_bytes,
+            last_success_ms: settings.last_success_ms,
+            ..Default::default()
+        };
+        Ok(Arc::new(Self {
+            vault,
+            client,
+            state: watch::channel(state).0,
+            wake: Notify::new(),
+            cancel: watch::channel(false).0,
+            pass: tokio::sync::Mutex::new(()),
+            settings: Mutex::new(settings),
+            push_batch: 200,
+        }))
+    }
+
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    pub fn client(&self) -> &RelayClient {
+        &self.client
+    }
+
+    /// Subscribe to state changes.
+    pub fn subscribe(&self) -> watch::Receiver<SyncState> {
+        self.state.subscribe()
+    }
+
+    pub fn state(&self) -> SyncState {
+        self.state.borrow().clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SyncState)) {
+        self.state.send_modify(f);
+    }
+
+    /// The app's connectivity callback. Coming online triggers a sync.
+    pub fn notify_connectivity(&self, online: bool) {
+        self.update(|s| {
+            s.online = online;
+            if !online {
+                s.phase = SyncPhase::Offline;
+            } else if s.phase == SyncPhase::Offline {
+                s.phase = SyncPhase::Idle;
+            }
+        });
+        if online {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Asks the background loop to sync soon (for example after a local edit).
+    pub fn request_sync(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops the background loop and aborts a pass between requests.
+    pub fn cancel(&self) {
+        let _ = self.cancel.send(true);
+        self.wake.notify_one();
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    fn settings(&self) -> SyncSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn save_settings(&self, f: impl FnOnce(&mut SyncSettings)) -> Result<()> {
+        let mut guard = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+        self.vault.save_sync_settings(&guard)
+    }
+
+    /// One full pass. Errors leave everything consistent: what was acknowledged
+    /// is recorded, the rest is retried on the next pass.
+    pub async fn sync_once(&self) -> Result<SyncReport> {
+        let _pass = self.pass.lock().await;
+        let result = self.pass_inner().await;
+        match &result {
+            Ok(_) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                self.save_settings(|s| s.last_success_ms = Some(now))?;
+                let (pending_changes, pending_bytes) = self.vault.outbox_size()?;
+                self.update(|s| {
+                    s.phase = SyncPhase::Idle;
+                    s.current_transfer = None;
+                    s.last_success_ms = Some(now);
+                    s.last_error = None;
+                    s.failures = 0;
+                    s.pending_changes = pending_changes;
+                    s.pending_bytes = pending_bytes;
+                });
+            }
+            Err(e) => {
+                let revoked = matches!(e, Error::Revoked);
+                let message = e.to_string();
+                self.update(|s| {
+                    s.phase = if revoked {
+                        SyncPhase::Revoked
+                    } else {
+                        SyncPhase::Backoff
+                    };
+                    s.current_transfer = None;
+                    s.last_error = Some(message);
+                    s.failures = s.failures.saturating_add(1);
+                });
+            }
+        }
+        result
+    }
+
+    async fn pass_inner(&self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.refresh_keys().await?;
+        self.push(&mut report).await?;
+        self.pull(&mut report).await?;
+        report.purged = self.vault.apply_retention()?.len();
+        Ok(report)
+    }
+
+    /// Fetches key envelopes when the relay is at an epoch this device lacks.
+    async fn refresh_keys(&self) -> Result<()> {
+        let settings = self.settings();
+        let status = self.client.status().await?;
+        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        if keys.has_epoch(status.current_epoch) {
+            return Ok(());
+        }
+        let Some(dkk) = self.vault.device_key_wrap_key()? else {
+            // The admin device creates epochs itself and holds them all.
+            return Ok(());
+        };
+        for envelope in self.client.key_envelopes().await?.envelopes {
+            if envelope.epoch == 0 || keys.has_epoch(envelope.epoch) {
+                continue;
+            }
+            let key = pairing::unwrap_epoch_key(
+                &settings.workspace_id,
+                &self.vault.device_id(),
+                &envelope,
+                &dkk,
+                &settings.admin_signing_public,
+            )?;
+            self.vault.add_epoch_key(envelope.epoch, &key)?;
+        }
+        Ok(())
+    }
+
+    async fn push(&self, report: &mut SyncReport) -> Result<()> {
+        let settings = self.settings();
+        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        let epoch = keys
+            .current_epoch()
+            .ok_or_else(|| Error::InvalidInput("no workspace key yet".into()))?;
+        loop {
+            if self.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let items = self.vault.outbox_items(self.push_batch)?;
+            if items.is_empty() {
+                return Ok(());
+            }
+            let (pending_changes, pending_bytes) = self.vault.outbox_size()?;
+            self.update(|s| {
+                s.phase = SyncPhase::Pushing;
+                s.pending_changes = pending_changes;
+                s.pending_bytes = pending_bytes;
+                s.current_transfer = Some(format!("sending {} change sets", items.len()));
+            });
+            let mut entries = Vec::with_capacity(items.len());
+            let mut sent = Vec::with_capacity(items.len());
+            for item in &items {
+                let doc_id = keys.doc_id(&item.doc.0)?;
+                let sealed = keys.seal_entry(epoch, &doc_id, &item.entry_id, &item.bytes)?;
+                entries.push(wire::Entry {
+                    entry_id: item.entry_id.clone(),
+                    doc_id,
+                    epoch,
+                    sealed,
+                });
+                sent.push((item.entry_id.clone(), item.doc));
+            }
+            let result = self.client.push(entries).await?;
+            let acked: Vec<(Vec<u8>, crate::model::DocumentId)> = sent
+                .into_iter()
+                .filter(|(entry_id, _)| result.acked.iter().any(|a| &a.entry_id == entry_id))
+                .collect();
+            if acked.is_empty() {
+                return Err(Error::Network("the relay acknowledged nothing".into()));
+            }
+            report.pushed += acked.len();
+            self.vault.outbox_acknowledged(&acked)?;
+        }
+    }
+
+    async fn pull(&self, report: &mut SyncReport) -> Result<()> {
+        let settings = self.settings();
+        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        let mut cursor = settings.cursor;
+        loop {
+            if self.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            self.update(|s| {
+                s.phase = SyncPhase::Pulling;
+                s.current_transfer = Some("receiving changes".into());
+            });
+            let page = self.client.pull(cursor, MAX_PULL_LIMIT).await?;
+            let count = page.entries.len();
+            for pulled in page.entries {
+                let e = pulled.entry;
+                let merged = keys
+                    .open_entry(e.epoch, &e.doc_id, &e.entry_id, e.sealed)
+                    .and_then(|bytes| self.vault.merge_changes_from(&bytes, true));
+                match merged {
+                    Ok(_) => report.pulled += 1,
+                    // A purged or shredded document must not block the queue,
+                    // nor must one bad entry from another device.
+                    Err(Error::Corrupted(_) | Error::InvalidInput(_) | Error::Validation(_)) => {
+                        report.rejected += 1;
+                        tracing::warn!(target: "fieldvault::sync", seq = pulled.seq, "skipped an entry that does not open or merge");
+                    }
+                    Err(other) => return Err(other),
+                }
+                cursor = pulled.seq;
+            }
+            self.save_settings(|s| s.cursor = cursor)?;
+            if count < MAX_PULL_LIMIT as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs until cancelled: a pass whenever woken (local change, coming
+    /// online) or every `interval`, with backoff after failures. Stops for good
+    /// once the device is revoked.
+    pub async fn run(self: Arc<Self>, interval: Duration) {
+        let mut cancel = self.cancel.subscribe();
+        loop {
+            if *cancel.borrow() {
+                return;
+            }
+            let online = self.state.borrow().online;
+            let wait = if online {
+                match self.sync_once().await {
+                    Ok(_) => interval,
+                    Err(Error::Revoked) => return,
+                    Err(Error::Cancelled) => return,
+                    Err(_) => backoff_delay(self.state.borrow().failures.saturating_sub(1)),
+                }
+            } else {
+                interval
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.changed() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let d0 = backoff_delay(0).as_millis();
+        assert!((750..=1250).contains(&d0), "{d0}");
+        let d3 = backoff_delay(3).as_millis();
+        assert!((6000..=10000).contains(&d3), "{d3}");
+        let big = backoff_delay(40).as_millis();
+        assert!((225_000..=375_000).contains(&big), "{big}");
+        let samples: std::collections::HashSet<u128> =
+            (0..20).map(|_| backoff_delay(5).as_millis()).collect();
+        assert!(samples.len() > 1, "jitter varies the delay");
+    }
+}

@@ -1,0 +1,236 @@
+//! Creating a workspace (admin), pairing devices, and joining (new device).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use super::client::{ClientConfig, RelayClient, UnsignedClient};
+use super::pairing::{self, AdminPairing, DevicePairing, QrPayload};
+use super::wire::{self, DeviceKeys, Role};
+use super::workspace_keys::EpochKey;
+use crate::crypto::random;
+use crate::error::{Error, Result};
+use crate::vault::{SyncSettings, Vault};
+
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// Makes `vault` the admin device of a new workspace on the relay and
+/// generates the first workspace key (epoch 1), which never leaves the devices.
+pub async fn create_workspace(
+    vault: &Vault,
+    config: &ClientConfig,
+    operator_token: &str,
+    lease_hours: u32,
+) -> Result<SyncSettings> {
+    if vault.sync_settings()?.is_some() {
+        return Err(Error::InvalidInput(
+            "this vault already belongs to a workspace".into(),
+        ));
+    }
+    let identity = vault.device_identity()?;
+    let workspace_id = uuid::Uuid::new_v4().to_string();
+    let request = wire::CreateWorkspace {
+        workspace_id: workspace_id.clone(),
+        admin: DeviceKeys {
+            device_id: vault.device_id(),
+            signing_public: identity.public_key(),
+            // The admin's pairing keys are per code; this field is unused for it.
+            agreement_public: random::bytes::<32>()?.to_vec(),
+        },
+        lease_hours,
+        app_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    UnsignedClient::new(config)?
+        .create_workspace(operator_token, &request)
+        .await?;
+    vault.add_epoch_key(1, &EpochKey::new(random::bytes::<32>()?)?)?;
+    let settings = SyncSettings {
+        relay_url: config.relay_url.clone(),
+        workspace_id,
+        role: Role::Admin,
+        admin_device_id: vault.device_id(),
+        admin_signing_public: identity.public_key(),
+        cursor: 0,
+        lease_hours,
+        last_success_ms: None,
+    };
+    vault.enable_sync(&settings)?;
+    Ok(settings)
+}
+
+fn admin_client(
+    vault: &Vault,
+    config: &ClientConfig,
+) -> Result<(
+    SyncSettings,
+    RelayClient,
+    Arc<super::identity::DeviceIdentity>,
+)> {
+    let settings = vault
+        .sync_settings()?
+        .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?;
+    if settings.role != Role::Admin {
+        return Err(Error::InvalidInput(
+            "only the workspace admin device can do this".into(),
+        ));
+    }
+    let identity = Arc::new(vault.device_identity()?);
+    let client = RelayClient::new(
+        config,
+        &settings.workspace_id,
+        &vault.device_id(),
+        identity.clone(),
+    )?;
+    Ok((settings, client, identity))
+}
+
+/// Admin: issues a single-use enrollment code and returns the pairing state
+/// (keep it in memory) and the QR payload to show.
+pub async fn start_pairing(
+    vault: &Vault,
+    config: &ClientConfig,
+    valid_for: Duration,
+) -> Result<(AdminPairing, QrPayload)> {
+    let (settings, client, identity) = admin_client(vault, config)?;
+    let pairing = AdminPairing::new()?;
+    let expires = chrono::Utc::now().timestamp_millis() + valid_for.as_millis() as i64;
+    client
+        .issue_code(&wire::IssueCode {
+            code_id: pairing.secret.code_id()?,
+            token_hash: pairing.secret.token_hash()?,
+            expires_at_ms: expires,
+        })
+        .await?;
+    let qr = pairing.qr_payload(
+        &settings.relay_url,
+        &settings.workspace_id,
+        &vault.device_id(),
+        &identity,
+    );
+    Ok((pairing, qr))
+}
+
+/// Admin: waits (bounded) for the device to enroll with the code, checks its
+/// keys against the code, and sends it its key-wrap key and every epoch key.
+/// Returns the new device's id.
+pub async fn complete_pairing(
+    vault: &Vault,
+    config: &ClientConfig,
+    pairing: AdminPairing,
+    timeout: Duration,
+) -> Result<String> {
+    let (settings, client, identity) = admin_client(vault, config)?;
+    let code_id = pairing.secret.code_id()?;
+    let deadline = Instant::now() + timeout;
+    let device = loop {
+        let list = client.devices().await?;
+        if let Some(d) = list.devices.into_iter().find(|d| d.code_id == code_id) {
+            break d;
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Network(
+                "the new device did not enroll in time".into(),
+            ));
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    };
+    let device_id = device.keys.device_id.clone();
+    let dkk = Zeroizing::new(random::bytes::<32>()?);
+    let mut envelopes = vec![pairing.complete(
+        &settings.workspace_id,
+        &identity,
+        &vault.device_id(),
+        &device,
+        &dkk,
+    )?];
+    let keys = vault.workspace_keys(&settings.workspace_id)?;
+    for (epoch, key) in keys.epochs() {
+        envelopes.push(pairing::wrap_epoch_key(
+            &settings.workspace_id,
+            &device_id,
+            epoch,
+            &dkk,
+            key,
+            &identity,
+            &vault.device_id(),
+        )?);
+    }
+    vault.set_member_key_wrap_key(&device_id, &dkk)?;
+    client.post_key_envelopes(envelopes).await?;
+    Ok(device_id)
+}
+
+/// New device: enrolls with the QR payload, waits (bounded) for the admin to
+/// deliver its keys, stores them, and turns sync on.
+pub async fn join_workspace(
+    vault: &Vault,
+    qr_text: &str,
+    device_name: &str,
+    timeout: Duration,
+    root_certificate_pem: Option<Vec<u8>>,
+) -> Result<SyncSettings> {
+    if vault.sync_settings()?.is_some() {
+        return Err(Error::InvalidInput(
+            "this vault already belongs to a workspace".into(),
+        ));
+    }
+    let qr = QrPayload::decode(qr_text)?;
+    let mut config = ClientConfig::new(qr.relay.clone());
+    config.root_certificate_pem = root_certificate_pem;
+    let identity = Arc::new(vault.device_identity()?);
+    let device_id = vault.device_id();
+    let pairing = DevicePairing::new(qr.clone())?;
+    let request = pairing.enroll_request(
+        &identity,
+        &device_id,
+        device_name,
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    UnsignedClient::new(&config)?
+        .enroll(&qr.ws, &request)
+        .await?;
+
+    let client = RelayClient::new(&config, &qr.ws, &device_id, identity)?;
+    let deadline = Instant::now() + timeout;
+    let envelopes = loop {
+        let got = client.key_envelopes().await?.envelopes;
+        if got.iter().any(|e| e.epoch == 0) {
+            break got;
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Network(
+                "the admin device did not deliver the workspace keys in time".into(),
+            ));
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    };
+    let pairing_envelope = envelopes
+        .iter()
+        .find(|e| e.epoch == 0)
+        .ok_or_else(|| Error::Internal("pairing envelope vanished".into()))?;
+    let dkk = pairing.complete(pairing_envelope, &device_id)?;
+    vault.set_device_key_wrap_key(&dkk)?;
+    for envelope in envelopes.iter().filter(|e| e.epoch > 0) {
+        let key = pairing::unwrap_epoch_key(
+            &qr.ws,
+            &device_id,
+            envelope,
+            &dkk,
+            &qr.admin_signing_public,
+        )?;
+        vault.add_epoch_key(envelope.epoch, &key)?;
+    }
+    let status = client.status().await?;
+    let settings = SyncSettings {
+        relay_url: qr.relay.clone(),
+        workspace_id: qr.ws.clone(),
+        role: Role::Member,
+        admin_device_id: qr.admin_device.clone(),
+        admin_signing_public: qr.admin_signing_public.clone(),
+        cursor: 0,
+        lease_hours: status.lease_hours,
+        last_success_ms: None,
+    };
+    vault.enable_sync(&settings)?;
+    Ok(settings)
+}

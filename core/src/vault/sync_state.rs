@@ -1,0 +1,257 @@
+//! What the vault keeps for sync: settings, the device identity, workspace
+//! keys, and the outbox. All of it sealed under the vault's meta key (settings
+//! and keys) or the document's key (outbox items).
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::sealed_doc::{self, aad, outbox_row, T_OUTBOX};
+use super::{meta_aad, Vault};
+use crate::error::{Error, Result};
+use crate::model::DocumentId;
+use crate::store::rows;
+use crate::sync::identity::DeviceIdentity;
+use crate::sync::wire::{b64, Role};
+use crate::sync::workspace_keys::{EpochKey, WorkspaceKeys};
+
+const SETTINGS: &str = "sync.settings";
+const IDENTITY: &str = "sync.identity";
+const DKK: &str = "sync.dkk";
+const EPOCHS: &str = "sync.epochs";
+
+/// How this vault syncs. Stored sealed; never logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSettings {
+    pub relay_url: String,
+    pub workspace_id: String,
+    pub role: Role,
+    pub admin_device_id: String,
+    #[serde(with = "b64")]
+    pub admin_signing_public: Vec<u8>,
+    /// Relay sequence number of the last applied entry.
+    pub cursor: i64,
+    pub lease_hours: u32,
+    pub last_success_ms: Option<i64>,
+}
+
+/// A queued change set, decrypted for pushing.
+pub struct OutboxItem {
+    pub entry_id: Vec<u8>,
+    pub doc: DocumentId,
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+impl Vault {
+    pub(crate) fn outbox_enabled(&self) -> bool {
+        self.sync_enabled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn put_sealed_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        let conn = self.lock();
+        rows::put_meta(&conn, name, &self.keys.meta.seal(meta_aad(name), value)?)
+    }
+
+    pub(crate) fn get_sealed_meta(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        let conn = self.lock();
+        match rows::get_meta(&conn, name)? {
+            None => Ok(None),
+            Some(sealed) => self
+                .keys
+                .meta
+                .open_owned(meta_aad(name), sealed)
+                .map(|v| Some(Zeroizing::new(v)))
+                .ok_or_else(|| Error::Corrupted(format!("the vault record {name}"))),
+        }
+    }
+
+    pub fn sync_settings(&self) -> Result<Option<SyncSettings>> {
+        self.get_sealed_meta(SETTINGS)?
+            .map(|json| {
+                serde_json::from_slice(&json)
+                    .map_err(|_| Error::Corrupted("the sync settings".into()))
+            })
+            .transpose()
+    }
+
+    pub(crate) fn save_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
+        let json = Zeroizing::new(
+            serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.put_sealed_meta(SETTINGS, &json)
+    }
+
+    /// This device's signing identity, created on first use.
+    pub fn device_identity(&self) -> Result<DeviceIdentity> {
+        if let Some(pkcs8) = self.get_sealed_meta(IDENTITY)? {
+            return DeviceIdentity::from_pkcs8(&pkcs8);
+        }
+        let identity = DeviceIdentity::generate()?;
+        self.put_sealed_meta(IDENTITY, identity.pkcs8())?;
+        Ok(identity)
+    }
+
+    pub(crate) fn device_key_wrap_key(&self) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        Ok(self
+            .get_sealed_meta(DKK)?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok().map(Zeroizing::new)))
+    }
+
+    pub(crate) fn set_device_key_wrap_key(&self, dkk: &[u8; 32]) -> Result<()> {
+        self.put_sealed_meta(DKK, dkk)
+    }
+
+    /// Key-wrap key of a member device (admin vaults only).
+    pub(crate) fn member_key_wrap_key(
+        &self,
+        device_id: &str,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        Ok(self
+            .get_sealed_meta(&format!("sync.member_dkk.{device_id}"))?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok().map(Zeroizing::new)))
+    }
+
+    pub(crate) fn set_member_key_wrap_key(&self, device_id: &str, dkk: &[u8; 32]) -> Result<()> {
+        self.put_sealed_meta(&format!("sync.member_dkk.{device_id}"), dkk)
+    }
+
+    fn epoch_list(&self) -> Result<Vec<u32>> {
+        Ok(match self.get_sealed_meta(EPOCHS)? {
+            Some(json) => serde_json::from_slice(&json)
+                .map_err(|_| Error::Corrupted("the epoch list".into()))?,
+            None => Vec::new(),
+        })
+    }
+
+    /// Stores the key of a workspace epoch.
+    pub(crate) fn add_epoch_key(&self, epoch: u32, key: &EpochKey) -> Result<()> {
+        let mut epochs = self.epoch_list()?;
+        if !epochs.contains(&epoch) {
+            self.put_sealed_meta(&format!("sync.wck.{epoch}"), key.expose())?;
+            epochs.push(epoch);
+            epochs.sort_unstable();
+            self.put_sealed_meta(
+                EPOCHS,
+                &serde_json::to_vec(&epochs).map_err(|e| Error::Internal(e.to_string()))?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Every workspace epoch key this vault holds.
+    pub(crate) fn workspace_keys(&self, workspace_id: &str) -> Result<WorkspaceKeys> {
+        let mut keys = WorkspaceKeys::new(workspace_id);
+        for epoch in self.epoch_list()? {
+            let raw = self
+                .get_sealed_meta(&format!("sync.wck.{epoch}"))?
+                .ok_or_else(|| Error::Corrupted(format!("the workspace key of epoch {epoch}")))?;
+            keys.insert(epoch, EpochKey::from_slice(&raw)?)?;
+        }
+        Ok(keys)
+    }
+
+    /// Turns sync on: saves the settings and queues every existing document
+    /// whole, so what was recorded before enrollment reaches the relay too.
+    pub(crate) fn enable_sync(&self, settings: &SyncSettings) -> Result<()> {
+        self.save_sync_settings(settings)?;
+        let ids: Vec<DocumentId> = self
+            .list(&Default::default())?
+            .documents
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        self.sync_enabled.store(true, Ordering::Relaxed);
+        for id in ids {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            let mut stored = sealed_doc::load(&tx, &self.keys, &self.key_cache, &id)?;
+            let all = Zeroizing::new(stored.doc.save());
+            stored.enqueue(&tx, &all)?;
+            stored.header.acknowledged_at = None;
+            stored.write_header(&tx)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` queued items, oldest first, decrypted for pushing.
+    /// Items of documents deleted meanwhile are gone with their key.
+    pub(crate) fn outbox_items(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        let conn = self.lock();
+        let mut out = Vec::new();
+        let mut cache = self.key_cache.lock();
+        for row in rows::outbox_batch(&conn, limit)? {
+            let Some(stored) = rows::get_document(&conn, &row_id(&row.doc)?)? else {
+                rows::delete_outbox(&conn, &row.entry_id)?;
+                continue;
+            };
+            let key =
+                sealed_doc::KeyCache::lookup(&mut cache, &self.keys, &row.doc, &stored.wrapped_key)
+                    .ok_or_else(|| Error::Corrupted("a queued change".into()))?;
+            let payload = Zeroizing::new(
+                key.sealer()
+                    .open_owned(
+                        aad(T_OUTBOX, &outbox_row(&row.doc, &row.entry_id), 0),
+                        row.sealed,
+                    )
+                    .ok_or_else(|| Error::Corrupted("a queued change".into()))?,
+            );
+            if payload.len() < 16 {
+                return Err(Error::Corrupted("a queued change".into()));
+            }
+            let uuid = uuid::Uuid::from_slice(&payload[..16])
+                .map_err(|_| Error::Corrupted("a queued change".into()))?;
+            out.push(OutboxItem {
+                entry_id: row.entry_id,
+                doc: DocumentId(uuid),
+                bytes: Zeroizing::new(payload[16..].to_vec()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes acknowledged items; documents with nothing left queued are
+    /// marked acknowledged (retention may then purge them).
+    pub(crate) fn outbox_acknowledged(&self, items: &[(Vec<u8>, DocumentId)]) -> Result<()> {
+        let mut docs: Vec<DocumentId> = Vec::new();
+        {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            for (entry_id, doc) in items {
+                rows::delete_outbox(&tx, entry_id)?;
+                if !docs.contains(doc) {
+                    docs.push(*doc);
+                }
+            }
+            tx.commit()?;
+        }
+        for doc in docs {
+            let conn = self.lock();
+            let row = sealed_doc::row_id(&self.keys, &doc);
+            let pending: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE doc = ?1",
+                [&row[..]],
+                |r| r.get(0),
+            )?;
+            drop(conn);
+            if pending == 0 {
+                match self.mark_acknowledged(&doc) {
+                    Ok(()) | Err(Error::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// (queued change sets, their sealed bytes).
+    pub fn outbox_size(&self) -> Result<(u64, u64)> {
+        rows::outbox_size(&self.lock())
+    }
+}
+
+fn row_id(bytes: &[u8]) -> Result<rows::RowId> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Corrupted("an outbox row".into()))
+}

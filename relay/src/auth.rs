@@ -1,0 +1,144 @@
+//! Who may do what: device request signatures (Ed25519 over
+//! `wire::signing_bytes`, timestamp window, nonce replay), the operator token,
+//! and roles.
+use axum::body::{Body, Bytes};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use fieldvault::sync::wire::{self, b64, Role};
+use ring::signature::{UnparsedPublicKey, ED25519};
+
+use crate::error::ApiError;
+use crate::extract::{read_body, valid_id};
+use crate::server::AppState;
+use crate::store::{constant_time_eq, sha256, DeviceLookup};
+
+/// Whether a revoked device may make this request (only the wipe receipt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokedDevices {
+    Refuse,
+    Allow,
+}
+
+/// A request whose signature, timestamp and nonce were accepted.
+pub struct Authed {
+    pub device_id: String,
+    pub role: Role,
+    pub revoked: bool,
+    pub body: Bytes,
+}
+
+impl Authed {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::Forbidden(
+                "only the workspace admin device may do this".into(),
+            )),
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .ok_or_else(|| ApiError::unauthorized(format!("missing {name} header")))?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized(format!("invalid {name} header")))
+}
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Checks a signed device request and reads its body (≤ `limit`). Order:
+/// headers and clock (401) → body (413) → workspace (404) and device (401) →
+/// signature (401) → nonce (401 `replayed`; also records `last_seen`) →
+/// revocation (403 `revoked`).
+pub async fn signed(
+    app: &AppState,
+    ws: &str,
+    parts: &Parts,
+    body: Body,
+    limit: usize,
+    revoked: RevokedDevices,
+) -> Result<Authed, ApiError> {
+    let device_id = header(&parts.headers, wire::HEADER_DEVICE)?;
+    if !valid_id(device_id) {
+        return Err(ApiError::unauthorized("unknown device"));
+    }
+    let timestamp: i64 = header(&parts.headers, wire::HEADER_TIMESTAMP)?
+        .parse()
+        .map_err(|_| ApiError::unauthorized("invalid timestamp header"))?;
+    let nonce = header(&parts.headers, wire::HEADER_NONCE)?;
+    if b64::decode(nonce).map(|n| n.len()) != Some(16) {
+        return Err(ApiError::unauthorized(
+            "the nonce must be 16 bytes in base64url",
+        ));
+    }
+    let signature = b64::decode(header(&parts.headers, wire::HEADER_SIGNATURE)?)
+        .filter(|s| s.len() == 64)
+        .ok_or_else(|| ApiError::unauthorized("invalid signature header"))?;
+    let now = now_ms();
+    if now.abs_diff(timestamp) > wire::MAX_CLOCK_SKEW_MS.unsigned_abs() {
+        return Err(ApiError::unauthorized(
+            "the request timestamp is too far from the relay's clock",
+        ));
+    }
+    let body = read_body(parts, body, limit).await?;
+    if !valid_id(ws) {
+        return Err(ApiError::not_found("no such workspace"));
+    }
+    let device = match app.store.lookup_device(ws, device_id).await? {
+        DeviceLookup::NoWorkspace => return Err(ApiError::not_found("no such workspace")),
+        DeviceLookup::NoDevice => return Err(ApiError::unauthorized("unknown device")),
+        DeviceLookup::Found(d) => d,
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_else(|| parts.uri.path());
+    let message = wire::signing_bytes(
+        parts.method.as_str(),
+        path_and_query,
+        ws,
+        device_id,
+        timestamp,
+        nonce,
+        &body,
+    );
+    UnparsedPublicKey::new(&ED25519, &device.signing_public)
+        .verify(&message, &signature)
+        .map_err(|_| ApiError::unauthorized("bad signature"))?;
+    app.store.record_request(ws, device_id, nonce, now).await?;
+    if device.revoked && revoked == RevokedDevices::Refuse {
+        return Err(ApiError::Revoked);
+    }
+    Ok(Authed {
+        device_id: device_id.to_owned(),
+        role: device.role,
+        revoked: device.revoked,
+        body,
+    })
+}
+
+/// `Authorization: Bearer <operator token>`, compared by SHA-256.
+pub fn check_operator(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("the operator token is required"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthorized("the operator token is required"))?;
+    if constant_time_eq(&sha256(token.trim().as_bytes()), &app.operator_token_hash) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("wrong operator token"))
+    }
+}

@@ -1,0 +1,136 @@
+//! Request plumbing shared by the routes: path and query parameters, bodies
+//! with a per-route size limit, JSON, and input validation. Every failure is
+//! an [`ApiError`] (never axum's plain-text rejections).
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Small JSON bodies (workspace creation, codes, enrollment, control requests).
+pub const SMALL_BODY: usize = 64 * 1024;
+/// Key envelopes: up to 1,000 per request.
+pub const ENVELOPES_BODY: usize = 1024 * 1024;
+/// Longest accepted workspace or device id.
+pub const MAX_ID_LEN: usize = 64;
+
+/// `Path<T>` whose rejection is a JSON 400.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParams(value))
+            .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+pub fn query<T: DeserializeOwned>(parts: &Parts) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(&parts.uri)
+        .map(|Query(value)| value)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
+}
+
+/// Reads the whole body, refusing (413) more than `limit` bytes — up front from
+/// `Content-Length`, or while reading a chunked body.
+pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if let Some(len) = parts.headers.get(CONTENT_LENGTH) {
+        let len: u64 = len
+            .to_str()
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| ApiError::bad_request("invalid Content-Length"))?;
+        if len > limit as u64 {
+            return Err(too_large(limit));
+        }
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return too_large(limit);
+            }
+            source = err.source();
+        }
+        ApiError::bad_request("the request body could not be read")
+    })
+}
+
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
+/// Workspace and device ids: 1–64 characters of `[A-Za-z0-9_-]` (UUIDs fit).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} must be 1-{MAX_ID_LEN} characters of A-Z a-z 0-9 - _"
+        )))
+    }
+}
+
+pub fn check_len(bytes: &[u8], len: usize, what: &str) -> Result<(), ApiError> {
+    if bytes.len() == len {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{what} must be {len} bytes")))
+    }
+}
+
+pub fn check_len_range(bytes: &[u8], min: usize, max: usize, what: &str) -> Result<(), ApiError> {
+    if (min..=max).contains(&bytes.len()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} must be {min}-{max} bytes"
+        )))
+    }
+}
+
+pub fn check_text(text: &str, max: usize, what: &str) -> Result<(), ApiError> {
+    if text.len() <= max && !text.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{what} must be at most {max} bytes without control characters"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("3f2b7c1e-0d4a-4c1b-9b7e-0a1b2c3d4e5f"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("a/b"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+}

@@ -1,0 +1,408 @@
+//! Storage: one trait, two backends (SQLite for one process, PostgreSQL for
+//! several). The decisions both backends must take identically (code checks,
+//! sequence assignment, epoch rules) live here as plain functions; the
+//! backends only read and write rows inside their transactions.
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use fieldvault::sync::wire::{
+    self, Acked, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, Role,
+};
+
+use crate::error::ApiError;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Upper bound on the sealed bytes of one pull page (at least one entry is
+/// always returned). Keeps a page of 1,000 large entries from being built in
+/// memory at once; a short page does not mean the end — pull until empty.
+pub const PULL_BYTE_BUDGET: i64 = 16 * 1024 * 1024;
+
+pub struct NewWorkspace {
+    pub workspace_id: String,
+    pub admin: DeviceKeys,
+    pub lease_hours: u32,
+    pub app_version: String,
+    pub now_ms: i64,
+}
+
+/// What the signature check needs to know about the claimed device.
+#[derive(Debug, Clone)]
+pub enum DeviceLookup {
+    NoWorkspace,
+    NoDevice,
+    Found(AuthDevice),
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthDevice {
+    pub role: Role,
+    pub signing_public: Vec<u8>,
+    pub revoked: bool,
+}
+
+pub struct NewCode {
+    pub code_id: Vec<u8>,
+    pub token_hash: Vec<u8>,
+    pub expires_at_ms: i64,
+    pub issued_by: String,
+    pub now_ms: i64,
+}
+
+pub struct Enrollment {
+    pub code_id: Vec<u8>,
+    /// SHA-256 of the presented enrollment token (the token itself is never stored).
+    pub presented_hash: Vec<u8>,
+    pub device: DeviceKeys,
+    pub binding: Vec<u8>,
+    pub device_name: String,
+    pub app_version: String,
+    pub now_ms: i64,
+}
+
+/// A stored enrollment code as the enroll check sees it.
+pub struct CodeState {
+    pub token_hash: Vec<u8>,
+    pub expires_at_ms: i64,
+    pub used: bool,
+}
+
+pub struct NewChunk {
+    pub blob_id: Vec<u8>,
+    pub index: u32,
+    pub count: u32,
+    pub epoch: u32,
+    pub body: Vec<u8>,
+    pub device_id: String,
+    pub now_ms: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A trivial query: is the database reachable?
+    async fn ping(&self) -> Result<(), ApiError>;
+    /// Registers the workspace and its admin device. Existing id → 409.
+    async fn create_workspace(&self, ws: NewWorkspace) -> Result<(), ApiError>;
+    async fn lookup_device(&self, ws: &str, device_id: &str) -> Result<DeviceLookup, ApiError>;
+    /// Stores the nonce (unique per device; seen inside the window →
+    /// [`ApiError::Replayed`]), forgets nonces older than the window, and
+    /// records `last_seen`, in one transaction.
+    async fn record_request(
+        &self,
+        ws: &str,
+        device_id: &str,
+        nonce: &str,
+        now_ms: i64,
+    ) -> Result<(), ApiError>;
+    /// Existing code id → 409.
+    async fn issue_code(&self, ws: &str, code: NewCode) -> Result<(), ApiError>;
+    /// Checks the code ([`check_code`]), registers the device as a member and
+    /// marks the code used, atomically.
+    async fn enroll(&self, ws: &str, enrollment: Enrollment) -> Result<(), ApiError>;
+    async fn list_devices(&self, ws: &str) -> Result<DeviceList, ApiError>;
+    /// Stores (replaces) envelopes for existing, unrevoked devices; all or nothing.
+    async fn put_key_envelopes(
+        &self,
+        ws: &str,
+        envelopes: Vec<KeyEnvelope>,
+    ) -> Result<(), ApiError>;
+    async fn key_envelopes(&self, ws: &str, device_id: &str) -> Result<Vec<KeyEnvelope>, ApiError>;
+    /// Assigns sequence numbers under the workspace row lock ([`plan_push`]).
+    async fn push_entries(
+        &self,
+        ws: &str,
+        device_id: &str,
+        entries: Vec<Entry>,
+        now_ms: i64,
+    ) -> Result<Vec<Acked>, ApiError>;
+    async fn pull_entries(&self, ws: &str, after: i64, limit: u32) -> Result<PullResult, ApiError>;
+    async fn put_chunk(&self, ws: &str, chunk: NewChunk) -> Result<(), ApiError>;
+    async fn blob_status(
+        &self,
+        ws: &str,
+        blob_id: &[u8],
+    ) -> Result<Option<wire::BlobStatus>, ApiError>;
+    async fn get_chunk(
+        &self,
+        ws: &str,
+        blob_id: &[u8],
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, ApiError>;
+    /// Unknown device → 404; already revoked → 409.
+    async fn revoke(&self, ws: &str, device_id: &str, now_ms: i64) -> Result<(), ApiError>;
+    /// `epoch` must be current + 1 → returns the new current epoch.
+    async fn bump_epoch(&self, ws: &str, epoch: u32) -> Result<u32, ApiError>;
+    /// Only for a revoked device; the first receipt is kept.
+    async fn put_wipe_receipt(
+        &self,
+        ws: &str,
+        device_id: &str,
+        receipt: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<(), ApiError>;
+    /// `(current_epoch, lease_hours)`.
+    async fn workspace_status(&self, ws: &str) -> Result<(u32, u32), ApiError>;
+}
+
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+pub fn parse_role(text: &str) -> Result<Role, ApiError> {
+    match text {
+        "admin" => Ok(Role::Admin),
+        "member" => Ok(Role::Member),
+        _ => Err(ApiError::internal("stored role is invalid")),
+    }
+}
+
+/// Byte-wise comparison whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The enroll decision: the token must match before anything about the code's
+/// state is revealed; then unused (409) and unexpired (410).
+pub fn check_code(
+    code: Option<CodeState>,
+    presented_hash: &[u8],
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let code = code.ok_or_else(|| ApiError::not_found("unknown enrollment code"))?;
+    if !constant_time_eq(&code.token_hash, presented_hash) {
+        return Err(ApiError::unauthorized(
+            "the enrollment token does not match the code",
+        ));
+    }
+    if code.used {
+        return Err(ApiError::conflict("this enrollment code was already used"));
+    }
+    if now_ms >= code.expires_at_ms {
+        return Err(ApiError::Gone("this enrollment code has expired".into()));
+    }
+    Ok(())
+}
+
+/// Rows to insert and acknowledgements to send for one push.
+#[derive(Debug)]
+pub struct PushPlan {
+    pub acked: Vec<Acked>,
+    /// New entries with their sequence numbers, ascending.
+    pub inserts: Vec<(i64, Entry)>,
+    pub last_seq: i64,
+}
+
+/// Every entry's epoch must be a started epoch (1..=current).
+pub fn check_entry_epochs(entries: &[Entry], current_epoch: u32) -> Result<(), ApiError> {
+    for e in entries {
+        if e.epoch == 0 || e.epoch > current_epoch {
+            return Err(ApiError::bad_request(format!(
+                "entry epoch {} is not a started epoch of this workspace (current epoch {current_epoch})",
+                e.epoch
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Assigns `last_seq + 1, ...` to entries not yet stored (by `entry_id`);
+/// duplicates — already stored, or repeated in this request — are acked with
+/// the sequence number of the first copy.
+pub fn plan_push(
+    entries: Vec<Entry>,
+    current_epoch: u32,
+    last_seq: i64,
+    mut existing: HashMap<Vec<u8>, i64>,
+) -> Result<PushPlan, ApiError> {
+    check_entry_epochs(&entries, current_epoch)?;
+    let mut next = last_seq;
+    let mut acked = Vec::with_capacity(entries.len());
+    let mut inserts = Vec::new();
+    for entry in entries {
+        if let Some(seq) = existing.get(&entry.entry_id) {
+            acked.push(Acked {
+                entry_id: entry.entry_id,
+                seq: *seq,
+            });
+            continue;
+        }
+        next += 1;
+        existing.insert(entry.entry_id.clone(), next);
+        acked.push(Acked {
+            entry_id: entry.entry_id.clone(),
+            seq: next,
+        });
+        inserts.push((next, entry));
+    }
+    Ok(PushPlan {
+        acked,
+        inserts,
+        last_seq: next,
+    })
+}
+
+pub fn check_epoch_bump(current: u32, requested: u32) -> Result<u32, ApiError> {
+    match current.checked_add(1) {
+        Some(next) if next == requested => Ok(next),
+        _ => Err(ApiError::bad_request(format!(
+            "the next epoch must be {} (current epoch {current})",
+            current.saturating_add(1)
+        ))),
+    }
+}
+
+/// `revoked_at` of the target device: `None` = unknown device.
+pub fn check_revoke(target: Option<Option<i64>>) -> Result<(), ApiError> {
+    match target {
+        None => Err(ApiError::not_found("no such device in this workspace")),
+        Some(Some(_)) => Err(ApiError::conflict("this device is already revoked")),
+        Some(None) => Ok(()),
+    }
+}
+
+/// A chunk is sealed under a started epoch (1..=current).
+pub fn check_chunk_epoch(epoch: u32, current_epoch: u32) -> Result<(), ApiError> {
+    if epoch == 0 || epoch > current_epoch {
+        return Err(ApiError::bad_request(format!(
+            "chunk epoch {epoch} is not a started epoch of this workspace (current epoch {current_epoch})"
+        )));
+    }
+    Ok(())
+}
+
+/// A device row to insert (workspace creation and enrollment).
+pub struct NewDevice<'a> {
+    pub keys: &'a DeviceKeys,
+    pub role: Role,
+    pub code_id: &'a [u8],
+    pub binding: &'a [u8],
+    pub device_name: &'a str,
+    pub app_version: &'a str,
+    pub now_ms: i64,
+}
+
+/// Checks a chunk against its blob's stored chunk count.
+pub fn check_chunk_count(stored_count: u32, count: u32) -> Result<(), ApiError> {
+    if stored_count != count {
+        return Err(ApiError::conflict(format!(
+            "this blob has {stored_count} chunks, not {count}"
+        )));
+    }
+    Ok(())
+}
+
+/// An existing chunk may only be re-sent with the same bytes.
+pub fn check_chunk_repeat(stored_hash: &[u8], new_hash: &[u8]) -> Result<(), ApiError> {
+    if stored_hash != new_hash {
+        return Err(ApiError::conflict(
+            "a different chunk is already stored at this index",
+        ));
+    }
+    Ok(())
+}
+
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Groups `(device_id, epoch)` rows into each device's epoch list.
+pub fn epochs_by_device(rows: Vec<(String, u32)>) -> HashMap<String, Vec<u32>> {
+    let mut map: HashMap<String, Vec<u32>> = HashMap::new();
+    for (device, epoch) in rows {
+        map.entry(device).or_default().push(epoch);
+    }
+    for epochs in map.values_mut() {
+        epochs.sort_unstable();
+    }
+    map
+}
+
+/// Converts a stored integer column to `u32`.
+pub fn to_u32(value: i64, what: &str) -> Result<u32, ApiError> {
+    u32::try_from(value).map_err(|_| ApiError::internal(format!("stored {what} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u8, epoch: u32) -> Entry {
+        Entry {
+            entry_id: vec![id; 16],
+            doc_id: vec![1; 32],
+            epoch,
+            sealed: vec![id],
+        }
+    }
+
+    #[test]
+    fn duplicates_get_the_first_seq() {
+        let existing = HashMap::from([(vec![9u8; 16], 3i64)]);
+        let plan = plan_push(
+            vec![entry(1, 1), entry(9, 1), entry(1, 1), entry(2, 1)],
+            1,
+            5,
+            existing,
+        )
+        .expect("plan");
+        let seqs: Vec<i64> = plan.acked.iter().map(|a| a.seq).collect();
+        assert_eq!(seqs, vec![6, 3, 6, 7]);
+        assert_eq!(
+            plan.inserts.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![6, 7]
+        );
+        assert_eq!(plan.last_seq, 7);
+    }
+
+    #[test]
+    fn future_or_zero_epochs_are_refused() {
+        assert!(plan_push(vec![entry(1, 2)], 1, 0, HashMap::new()).is_err());
+        assert!(plan_push(vec![entry(1, 0)], 1, 0, HashMap::new()).is_err());
+    }
+
+    #[test]
+    fn code_checks_in_order() {
+        let hash = sha256(b"token");
+        let code = |used, expires| {
+            Some(CodeState {
+                token_hash: hash.clone(),
+                expires_at_ms: expires,
+                used,
+            })
+        };
+        assert!(matches!(
+            check_code(None, &hash, 0),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            check_code(code(true, 0), &sha256(b"x"), 0),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            check_code(code(true, 10), &hash, 0),
+            Err(ApiError::Conflict(_))
+        ));
+        assert!(matches!(
+            check_code(code(false, 10), &hash, 10),
+            Err(ApiError::Gone(_))
+        ));
+        assert!(check_code(code(false, 10), &hash, 9).is_ok());
+    }
+
+    #[test]
+    fn epoch_bump_must_be_next() {
+        assert_eq!(check_epoch_bump(1, 2).ok(), Some(2));
+        assert!(check_epoch_bump(1, 3).is_err());
+        assert!(check_epoch_bump(2, 2).is_err());
+        assert!(check_epoch_bump(u32::MAX, 0).is_err());
+    }
+}

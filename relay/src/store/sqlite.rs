@@ -1,0 +1,800 @@
+//! SQLite backend: one file `relay.db` in the data directory, WAL mode, for a
+//! single relay process. One connection behind a mutex; every call runs on
+//! tokio's blocking pool (`spawn_blocking`) so disk waits never stall the async
+//! workers, and it works under any runtime flavour (unlike `block_in_place`).
+//! SQLite admits one writer at a time anyway; write transactions are
+//! `BEGIN IMMEDIATE`, which is the workspace row lock of protocol.md.
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use fieldvault::sync::wire::{
+    self, Acked, DeviceInfo, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, PulledEntry,
+    Role,
+};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{
+    check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
+    check_revoke, epochs_by_device, parse_role, plan_push, role_str, sha256, to_u32, AuthDevice,
+    CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store,
+    PULL_BYTE_BUDGET,
+};
+use crate::error::ApiError;
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "relay.db";
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS relay_meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workspaces (
+    workspace_id TEXT PRIMARY KEY,
+    lease_hours INTEGER NOT NULL,
+    current_epoch INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    device_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    signing_public BLOB NOT NULL,
+    agreement_public BLOB NOT NULL,
+    code_id BLOB NOT NULL,
+    binding BLOB NOT NULL,
+    device_name TEXT NOT NULL,
+    app_version TEXT NOT NULL,
+    enrolled_at_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER,
+    revoked_at_ms INTEGER,
+    wipe_receipt BLOB,
+    wipe_received_at_ms INTEGER,
+    PRIMARY KEY (workspace_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS codes (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    code_id BLOB NOT NULL,
+    token_hash BLOB NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    issued_by TEXT NOT NULL,
+    issued_at_ms INTEGER NOT NULL,
+    used_at_ms INTEGER,
+    used_by TEXT,
+    PRIMARY KEY (workspace_id, code_id)
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    workspace_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    seen_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, device_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_by_age ON nonces (workspace_id, device_id, seen_at_ms);
+CREATE TABLE IF NOT EXISTS key_envelopes (
+    workspace_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    from_device TEXT NOT NULL,
+    wrapped BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (workspace_id, device_id, epoch),
+    FOREIGN KEY (workspace_id, device_id) REFERENCES devices (workspace_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS entries (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    seq INTEGER NOT NULL,
+    entry_id BLOB NOT NULL,
+    doc_id BLOB NOT NULL,
+    epoch INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    device_id TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, seq),
+    UNIQUE (workspace_id, entry_id)
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    blob_id BLOB NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, blob_id)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    workspace_id TEXT NOT NULL,
+    blob_id BLOB NOT NULL,
+    idx INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    body_hash BLOB NOT NULL,
+    device_id TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, blob_id, idx),
+    FOREIGN KEY (workspace_id, blob_id) REFERENCES blobs (workspace_id, blob_id)
+);
+INSERT OR IGNORE INTO relay_meta (name, value) VALUES ('schema_version', 1);
+";
+
+fn db(e: rusqlite::Error) -> ApiError {
+    // rusqlite messages name constraints and columns, never bound values.
+    ApiError::internal(format!("sqlite: {e}"))
+}
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/relay.db` and its schema.
+    pub fn open(dir: &Path) -> Result<Self, ApiError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ApiError::internal(format!("cannot create the data directory: {}", e.kind()))
+        })?;
+        let conn = Connection::open(dir.join(DB_FILE)).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(db)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ApiError::internal(format!(
+                "SQLite refused WAL mode ({mode})"
+            )));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+        )
+        .map_err(db)?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+            .map_err(db)?;
+        let version: i64 = conn
+            .query_row(
+                "SELECT value FROM relay_meta WHERE name = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if version != SCHEMA_VERSION {
+            return Err(ApiError::internal(format!(
+                "relay.db has schema version {version}; this relay knows {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic cannot leave a transaction open (rusqlite rolls back on
+            // drop), so a poisoned lock still guards a consistent connection.
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| ApiError::internal("the storage task failed"))?
+    }
+}
+
+fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, ApiError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)
+}
+
+fn workspace_exists(conn: &Connection, ws: &str) -> Result<bool, ApiError> {
+    conn.query_row(
+        "SELECT 1 FROM workspaces WHERE workspace_id = ?1",
+        [ws],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(db)
+}
+
+fn insert_device(conn: &Connection, ws: &str, d: NewDevice<'_>) -> Result<(), ApiError> {
+    conn.execute(
+        "INSERT INTO devices (workspace_id, device_id, role, signing_public, agreement_public, code_id, binding,
+                              device_name, app_version, enrolled_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            ws,
+            d.keys.device_id,
+            role_str(d.role),
+            d.keys.signing_public,
+            d.keys.agreement_public,
+            d.code_id,
+            d.binding,
+            d.device_name,
+            d.app_version,
+            d.now_ms
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
+    }
+
+    async fn create_workspace(&self, w: NewWorkspace) -> Result<(), ApiError> {
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            if workspace_exists(&tx, &w.workspace_id)? {
+                return Err(ApiError::conflict("a workspace with this id exists"));
+            }
+            tx.execute(
+                "INSERT INTO workspaces (workspace_id, lease_hours, current_epoch, last_seq, created_at_ms) VALUES (?1, ?2, 1, 0, ?3)",
+                params![w.workspace_id, w.lease_hours, w.now_ms],
+            )
+            .map_err(db)?;
+            insert_device(
+                &tx,
+                &w.workspace_id,
+                NewDevice {
+                    keys: &w.admin,
+                    role: Role::Admin,
+                    code_id: &[],
+                    binding: &[],
+                    device_name: "",
+                    app_version: &w.app_version,
+                    now_ms: w.now_ms,
+                },
+            )?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn lookup_device(&self, ws: &str, device_id: &str) -> Result<DeviceLookup, ApiError> {
+        let (ws, device_id) = (ws.to_owned(), device_id.to_owned());
+        self.run(move |conn| {
+            if !workspace_exists(conn, &ws)? {
+                return Ok(DeviceLookup::NoWorkspace);
+            }
+            let row = conn
+                .query_row(
+                    "SELECT role, signing_public, revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                    params![ws, device_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Option<i64>>(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            match row {
+                None => Ok(DeviceLookup::NoDevice),
+                Some((role, signing_public, revoked)) => {
+                    Ok(DeviceLookup::Found(AuthDevice { role: parse_role(&role)?, signing_public, revoked: revoked.is_some() }))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn record_request(
+        &self,
+        ws: &str,
+        device_id: &str,
+        nonce: &str,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        let (ws, device_id, nonce) = (ws.to_owned(), device_id.to_owned(), nonce.to_owned());
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            tx.execute(
+                "DELETE FROM nonces WHERE workspace_id = ?1 AND device_id = ?2 AND seen_at_ms < ?3",
+                params![ws, device_id, now_ms - wire::NONCE_WINDOW_MS],
+            )
+            .map_err(db)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![ws, device_id, nonce, now_ms],
+                )
+                .map_err(db)?;
+            if inserted == 0 {
+                return Err(ApiError::Replayed);
+            }
+            tx.execute(
+                "UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?3) WHERE workspace_id = ?1 AND device_id = ?2",
+                params![ws, device_id, now_ms],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn issue_code(&self, ws: &str, code: NewCode) -> Result<(), ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO codes (workspace_id, code_id, token_hash, expires_at_ms, issued_by, issued_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![ws, code.code_id, code.token_hash, code.expires_at_ms, code.issued_by, code.now_ms],
+                )
+                .map_err(db)?;
+            if inserted == 0 {
+                return Err(ApiError::conflict("an enrollment code with this id exists"));
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn enroll(&self, ws: &str, e: Enrollment) -> Result<(), ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            if !workspace_exists(&tx, &ws)? {
+                return Err(ApiError::not_found("no such workspace"));
+            }
+            let code = tx
+                .query_row(
+                    "SELECT token_hash, expires_at_ms, used_at_ms FROM codes WHERE workspace_id = ?1 AND code_id = ?2",
+                    params![ws, e.code_id],
+                    |r| {
+                        Ok(CodeState {
+                            token_hash: r.get(0)?,
+                            expires_at_ms: r.get(1)?,
+                            used: r.get::<_, Option<i64>>(2)?.is_some(),
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db)?;
+            check_code(code, &e.presented_hash, e.now_ms)?;
+            let taken = tx
+                .query_row(
+                    "SELECT 1 FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                    params![ws, e.device.device_id],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(db)?;
+            if taken.is_some() {
+                return Err(ApiError::conflict("a device with this id is already enrolled"));
+            }
+            insert_device(
+                &tx,
+                &ws,
+                NewDevice {
+                    keys: &e.device,
+                    role: Role::Member,
+                    code_id: &e.code_id,
+                    binding: &e.binding,
+                    device_name: &e.device_name,
+                    app_version: &e.app_version,
+                    now_ms: e.now_ms,
+                },
+            )?;
+            tx.execute(
+                "UPDATE codes SET used_at_ms = ?3, used_by = ?4 WHERE workspace_id = ?1 AND code_id = ?2",
+                params![ws, e.code_id, e.now_ms, e.device.device_id],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn list_devices(&self, ws: &str) -> Result<DeviceList, ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let (current_epoch, lease_hours): (i64, i64) = tx
+                .query_row("SELECT current_epoch, lease_hours FROM workspaces WHERE workspace_id = ?1", [&ws], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            let epochs: Vec<(String, u32)> = {
+                let mut stmt = tx.prepare("SELECT device_id, epoch FROM key_envelopes WHERE workspace_id = ?1").map_err(db)?;
+                let rows = stmt.query_map([&ws], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (device, epoch) = row.map_err(db)?;
+                    out.push((device, to_u32(epoch, "epoch")?));
+                }
+                out
+            };
+            let mut epochs = epochs_by_device(epochs);
+            let mut stmt = tx
+                .prepare(
+                    "SELECT device_id, signing_public, agreement_public, role, code_id, binding, device_name, app_version,
+                            enrolled_at_ms, last_seen_ms, revoked_at_ms, wipe_receipt
+                     FROM devices WHERE workspace_id = ?1 ORDER BY enrolled_at_ms, device_id",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([&ws]).map_err(db)?;
+            let mut devices = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                let device_id: String = r.get(0).map_err(db)?;
+                let role: String = r.get(3).map_err(db)?;
+                devices.push(DeviceInfo {
+                    key_epochs: epochs.remove(&device_id).unwrap_or_default(),
+                    keys: DeviceKeys {
+                        device_id,
+                        signing_public: r.get(1).map_err(db)?,
+                        agreement_public: r.get(2).map_err(db)?,
+                    },
+                    role: parse_role(&role)?,
+                    code_id: r.get(4).map_err(db)?,
+                    binding: r.get(5).map_err(db)?,
+                    device_name: r.get(6).map_err(db)?,
+                    app_version: r.get(7).map_err(db)?,
+                    enrolled_at_ms: r.get(8).map_err(db)?,
+                    last_seen_ms: r.get(9).map_err(db)?,
+                    revoked_at_ms: r.get(10).map_err(db)?,
+                    wipe_receipt: r.get(11).map_err(db)?,
+                });
+            }
+            Ok(DeviceList {
+                devices,
+                current_epoch: to_u32(current_epoch, "epoch")?,
+                lease_hours: to_u32(lease_hours, "lease")?,
+            })
+        })
+        .await
+    }
+
+    async fn put_key_envelopes(
+        &self,
+        ws: &str,
+        envelopes: Vec<KeyEnvelope>,
+    ) -> Result<(), ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            for env in &envelopes {
+                let revoked = tx
+                    .query_row(
+                        "SELECT revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                        params![ws, env.device_id],
+                        |r| r.get::<_, Option<i64>>(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                match revoked {
+                    None => return Err(ApiError::not_found("a key envelope names a device that is not enrolled")),
+                    Some(Some(_)) => return Err(ApiError::conflict("a key envelope names a revoked device")),
+                    Some(None) => {}
+                }
+                tx.execute(
+                    "INSERT INTO key_envelopes (workspace_id, device_id, epoch, from_device, wrapped, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (workspace_id, device_id, epoch)
+                     DO UPDATE SET from_device = excluded.from_device, wrapped = excluded.wrapped, signature = excluded.signature",
+                    params![ws, env.device_id, env.epoch, env.from_device, env.wrapped, env.signature],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn key_envelopes(&self, ws: &str, device_id: &str) -> Result<Vec<KeyEnvelope>, ApiError> {
+        let (ws, device_id) = (ws.to_owned(), device_id.to_owned());
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT epoch, from_device, wrapped, signature FROM key_envelopes
+                     WHERE workspace_id = ?1 AND device_id = ?2 ORDER BY epoch",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query(params![ws, device_id]).map_err(db)?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                out.push(KeyEnvelope {
+                    device_id: device_id.clone(),
+                    epoch: to_u32(r.get(0).map_err(db)?, "epoch")?,
+                    from_device: r.get(1).map_err(db)?,
+                    wrapped: r.get(2).map_err(db)?,
+                    signature: r.get(3).map_err(db)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn push_entries(
+        &self,
+        ws: &str,
+        device_id: &str,
+        entries: Vec<Entry>,
+        now_ms: i64,
+    ) -> Result<Vec<Acked>, ApiError> {
+        let (ws, device_id) = (ws.to_owned(), device_id.to_owned());
+        self.run(move |conn| {
+            // BEGIN IMMEDIATE: the database write lock, taken before reading
+            // last_seq, so sequence order is commit order.
+            let tx = write_tx(conn)?;
+            let (current_epoch, last_seq): (i64, i64) = tx
+                .query_row("SELECT current_epoch, last_seq FROM workspaces WHERE workspace_id = ?1", [&ws], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            let mut existing = HashMap::new();
+            {
+                let mut stmt = tx.prepare_cached("SELECT seq FROM entries WHERE workspace_id = ?1 AND entry_id = ?2").map_err(db)?;
+                for e in &entries {
+                    if let Some(seq) = stmt.query_row(params![ws, e.entry_id], |r| r.get::<_, i64>(0)).optional().map_err(db)? {
+                        existing.insert(e.entry_id.clone(), seq);
+                    }
+                }
+            }
+            let plan = plan_push(entries, to_u32(current_epoch, "epoch")?, last_seq, existing)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO entries (workspace_id, seq, entry_id, doc_id, epoch, sealed, device_id, received_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .map_err(db)?;
+                for (seq, e) in &plan.inserts {
+                    insert.execute(params![ws, seq, e.entry_id, e.doc_id, e.epoch, e.sealed, device_id, now_ms]).map_err(db)?;
+                }
+            }
+            if plan.last_seq != last_seq {
+                tx.execute("UPDATE workspaces SET last_seq = ?2 WHERE workspace_id = ?1", params![ws, plan.last_seq]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(plan.acked)
+        })
+        .await
+    }
+
+    async fn pull_entries(&self, ws: &str, after: i64, limit: u32) -> Result<PullResult, ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, entry_id, doc_id, epoch, sealed, device_id FROM entries
+                     WHERE workspace_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query(params![ws, after, limit]).map_err(db)?;
+            let mut entries = Vec::new();
+            let mut bytes: i64 = 0;
+            while let Some(r) = rows.next().map_err(db)? {
+                if !entries.is_empty() && bytes >= PULL_BYTE_BUDGET {
+                    break;
+                }
+                let sealed: Vec<u8> = r.get(4).map_err(db)?;
+                bytes += sealed.len() as i64;
+                entries.push(PulledEntry {
+                    seq: r.get(0).map_err(db)?,
+                    entry: Entry {
+                        entry_id: r.get(1).map_err(db)?,
+                        doc_id: r.get(2).map_err(db)?,
+                        epoch: to_u32(r.get(3).map_err(db)?, "epoch")?,
+                        sealed,
+                    },
+                    device_id: r.get(5).map_err(db)?,
+                });
+            }
+            let last_seq = entries.last().map(|e| e.seq).unwrap_or(after);
+            Ok(PullResult { entries, last_seq })
+        })
+        .await
+    }
+
+    async fn put_chunk(&self, ws: &str, c: NewChunk) -> Result<(), ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            let current_epoch: i64 = tx
+                .query_row("SELECT current_epoch FROM workspaces WHERE workspace_id = ?1", [&ws], |r| r.get(0))
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            check_chunk_epoch(c.epoch, to_u32(current_epoch, "epoch")?)?;
+            let stored_count = tx
+                .query_row(
+                    "SELECT chunk_count FROM blobs WHERE workspace_id = ?1 AND blob_id = ?2",
+                    params![ws, c.blob_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(db)?;
+            match stored_count {
+                Some(n) => check_chunk_count(to_u32(n, "chunk count")?, c.count)?,
+                None => {
+                    tx.execute(
+                        "INSERT INTO blobs (workspace_id, blob_id, chunk_count, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                        params![ws, c.blob_id, c.count, c.now_ms],
+                    )
+                    .map_err(db)?;
+                }
+            }
+            let hash = sha256(&c.body);
+            let stored_hash = tx
+                .query_row(
+                    "SELECT body_hash FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
+                    params![ws, c.blob_id, c.index],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(stored) = stored_hash {
+                return check_chunk_repeat(&stored, &hash);
+            }
+            tx.execute(
+                "INSERT INTO chunks (workspace_id, blob_id, idx, epoch, body, body_hash, device_id, received_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![ws, c.blob_id, c.index, c.epoch, c.body, hash, c.device_id, c.now_ms],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn blob_status(
+        &self,
+        ws: &str,
+        blob_id: &[u8],
+    ) -> Result<Option<wire::BlobStatus>, ApiError> {
+        let (ws, blob_id) = (ws.to_owned(), blob_id.to_vec());
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let Some(count) = tx
+                .query_row(
+                    "SELECT chunk_count FROM blobs WHERE workspace_id = ?1 AND blob_id = ?2",
+                    params![ws, blob_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(db)?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = tx
+                .prepare(
+                    "SELECT idx FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 ORDER BY idx",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query(params![ws, blob_id]).map_err(db)?;
+            let mut present = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                present.push(to_u32(r.get(0).map_err(db)?, "chunk index")?);
+            }
+            Ok(Some(wire::BlobStatus {
+                count: to_u32(count, "chunk count")?,
+                present,
+            }))
+        })
+        .await
+    }
+
+    async fn get_chunk(
+        &self,
+        ws: &str,
+        blob_id: &[u8],
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let (ws, blob_id) = (ws.to_owned(), blob_id.to_vec());
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT body FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
+                params![ws, blob_id, index],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn revoke(&self, ws: &str, device_id: &str, now_ms: i64) -> Result<(), ApiError> {
+        let (ws, device_id) = (ws.to_owned(), device_id.to_owned());
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            let target = tx
+                .query_row(
+                    "SELECT revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                    params![ws, device_id],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()
+                .map_err(db)?;
+            check_revoke(target)?;
+            tx.execute(
+                "UPDATE devices SET revoked_at_ms = ?3 WHERE workspace_id = ?1 AND device_id = ?2",
+                params![ws, device_id, now_ms],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn bump_epoch(&self, ws: &str, epoch: u32) -> Result<u32, ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            let current: i64 = tx
+                .query_row(
+                    "SELECT current_epoch FROM workspaces WHERE workspace_id = ?1",
+                    [&ws],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            let next = check_epoch_bump(to_u32(current, "epoch")?, epoch)?;
+            tx.execute(
+                "UPDATE workspaces SET current_epoch = ?2 WHERE workspace_id = ?1",
+                params![ws, next],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn put_wipe_receipt(
+        &self,
+        ws: &str,
+        device_id: &str,
+        receipt: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        let (ws, device_id) = (ws.to_owned(), device_id.to_owned());
+        self.run(move |conn| {
+            let tx = write_tx(conn)?;
+            let changed = tx
+                .execute(
+                    "UPDATE devices SET wipe_receipt = coalesce(wipe_receipt, ?3),
+                                        wipe_received_at_ms = coalesce(wipe_received_at_ms, ?4)
+                     WHERE workspace_id = ?1 AND device_id = ?2 AND revoked_at_ms IS NOT NULL",
+                    params![ws, device_id, receipt, now_ms],
+                )
+                .map_err(db)?;
+            if changed == 0 {
+                return Err(ApiError::conflict(
+                    "only a revoked device sends a wipe receipt",
+                ));
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn workspace_status(&self, ws: &str) -> Result<(u32, u32), ApiError> {
+        let ws = ws.to_owned();
+        self.run(move |conn| {
+            let (epoch, lease): (i64, i64) = conn
+                .query_row(
+                    "SELECT current_epoch, lease_hours FROM workspaces WHERE workspace_id = ?1",
+                    [&ws],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            Ok((to_u32(epoch, "epoch")?, to_u32(lease, "lease")?))
+        })
+        .await
+    }
+}

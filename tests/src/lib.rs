@@ -1,0 +1,215 @@
+//! Test harness: real relay processes on 127.0.0.1 and devices (vaults with
+//! sync engines) that talk to them. Every wait is bounded.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fieldvault::sync::client::ClientConfig;
+use fieldvault::sync::engine::SyncEngine;
+use fieldvault::sync::enrollment;
+use fieldvault::{Argon2Params, PassphraseKeyProvider, Vault, VaultOptions};
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+/// The relay binary, built on demand (it belongs to another package).
+pub fn relay_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let target_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    let bin = target_dir.join("fieldvault-relay");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "fieldvault-relay",
+                "--bin",
+                "fieldvault-relay",
+            ])
+            .status()
+            .expect("cargo build relay");
+        assert!(status.success(), "building the relay failed");
+    }
+    bin
+}
+
+/// Where a relay keeps its data.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// A relay process; killed on drop.
+pub struct RelayProcess {
+    child: Child,
+    pub url: String,
+    pub backend: Backend,
+    pub log: PathBuf,
+}
+
+impl RelayProcess {
+    pub fn start(backend: Backend, log_dir: &Path) -> Self {
+        Self::start_on(backend, log_dir, "127.0.0.1:0")
+    }
+
+    pub fn start_on(backend: Backend, log_dir: &Path, listen: &str) -> Self {
+        std::fs::create_dir_all(log_dir).expect("log dir");
+        let log = log_dir.join(format!("relay-{}.log", rand::random::<u32>()));
+        let mut cmd = Command::new(relay_binary());
+        cmd.arg("serve")
+            .args(["--listen", listen])
+            .env("FIELDVAULT_OPERATOR_TOKEN", OPERATOR_TOKEN);
+        match &backend {
+            Backend::Sqlite(dir) => cmd.arg("--data").arg(dir),
+            Backend::Postgres(url) => cmd.args(["--postgres", url]),
+        };
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn relay");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "relay did not start; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Self {
+            child,
+            url,
+            backend,
+            log,
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One staff device: a vault on disk and (once enrolled) a sync engine.
+pub struct Device {
+    pub name: String,
+    pub dir: PathBuf,
+    pub vault: Arc<Vault>,
+    pub engine: Option<Arc<SyncEngine>>,
+    pub config: ClientConfig,
+}
+
+pub fn provider() -> PassphraseKeyProvider {
+    PassphraseKeyProvider::with_params("device passphrase", Argon2Params::insecure_for_tests())
+}
+
+impl Device {
+    pub fn new(root: &Path, name: &str, relay_url: &str) -> Self {
+        let dir = root.join(name);
+        let vault = Arc::new(
+            Vault::create(
+                &dir,
+                &provider(),
+                VaultOptions::new(format!("staff-{name}")),
+            )
+            .expect("vault"),
+        );
+        Self {
+            name: name.into(),
+            dir,
+            vault,
+            engine: None,
+            config: ClientConfig::new(relay_url),
+        }
+    }
+
+    /// Points the device at another relay URL (for multi-relay tests).
+    pub fn use_relay(&mut self, url: &str) {
+        self.config = ClientConfig::new(url);
+        if self.engine.is_some() {
+            self.engine =
+                Some(SyncEngine::new(self.vault.clone(), self.config.clone()).expect("engine"));
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<SyncEngine> {
+        self.engine.as_ref().expect("device is enrolled")
+    }
+
+    pub async fn sync(&self) -> fieldvault::sync::engine::SyncReport {
+        self.engine()
+            .sync_once()
+            .await
+            .unwrap_or_else(|e| panic!("{} failed to sync: {e}", self.name))
+    }
+}
+
+/// An admin device that creates a workspace, and members paired with it.
+pub async fn workspace(root: &Path, relay_url: &str, members: &[&str]) -> (Device, Vec<Device>) {
+    let mut admin = Device::new(root, "admin", relay_url);
+    enrollment::create_workspace(&admin.vault, &admin.config, OPERATOR_TOKEN, 72)
+        .await
+        .expect("create workspace");
+    admin.engine =
+        Some(SyncEngine::new(admin.vault.clone(), admin.config.clone()).expect("engine"));
+    let mut out = Vec::new();
+    for name in members {
+        out.push(pair(&admin, root, name).await);
+    }
+    (admin, out)
+}
+
+/// Pairs a new device with the admin, both running concurrently as at the office.
+pub async fn pair(admin: &Device, root: &Path, name: &str) -> Device {
+    let mut device = Device::new(root, name, &admin.config.relay_url);
+    let (pairing, qr) =
+        enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
+            .await
+            .expect("start pairing");
+    let qr_text = qr.encode();
+    let joining =
+        enrollment::join_workspace(&device.vault, &qr_text, name, Duration::from_secs(30), None);
+    let completing = enrollment::complete_pairing(
+        &admin.vault,
+        &admin.config,
+        pairing,
+        Duration::from_secs(30),
+    );
+    let (joined, completed) = tokio::join!(joining, completing);
+    joined.expect("join");
+    assert_eq!(completed.expect("complete"), device.vault.device_id());
+    device.engine =
+        Some(SyncEngine::new(device.vault.clone(), device.config.clone()).expect("engine"));
+    device
+}
+
+/// Waits (bounded) until `f` holds.
+pub async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,87 @@
+//! Devices enroll through QR pairing and converge through a real relay process.
+use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
+use fieldvault::sample_data as s;
+use fieldvault_integration::{workspace, Backend, RelayProcess};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_through_a_sqlite_relay() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(
+        Backend::Sqlite(root.path().join("relay")),
+        &root.path().join("logs"),
+    );
+    let (admin, members) = workspace(root.path(), &relay.url, &["hall", "forest"]).await;
+    let (hall, forest) = (&members[0], &members[1]);
+
+    // Offline work on each device.
+    let tax = hall
+        .vault
+        .insert(s::tax_assist(
+            hall.vault.new_envelope::<TaxAssist>(s::MUNICIPALITY),
+        ))
+        .expect("tax");
+    let bear = forest
+        .vault
+        .insert(s::bear_sighting(
+            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("bear");
+    let damage = admin
+        .vault
+        .insert(s::damage_report(
+            admin.vault.new_envelope::<DamageReport>(s::MUNICIPALITY),
+        ))
+        .expect("damage");
+
+    for d in [&admin, hall, forest] {
+        d.sync().await;
+    }
+    for d in [&admin, hall, forest] {
+        d.sync().await;
+    }
+    // Concurrent edits of the damage report on two devices, then sync again.
+    forest
+        .vault
+        .update::<DamageReport, _>(&damage, |r| r.sites.push(s::site_record("森 1")))
+        .expect("edit");
+    admin
+        .vault
+        .update::<DamageReport, _>(&damage, |r| r.summary.report_number = 2)
+        .expect("edit");
+    for _ in 0..2 {
+        for d in [&admin, hall, forest] {
+            d.sync().await;
+        }
+    }
+    let reference = admin
+        .vault
+        .get::<DamageReport>(&damage)
+        .expect("admin copy");
+    assert_eq!(reference.summary.report_number, 2);
+    assert_eq!(reference.sites.len(), 2);
+    for d in [hall, forest] {
+        assert_eq!(
+            d.vault.get::<DamageReport>(&damage).expect("copy"),
+            reference,
+            "{}",
+            d.name
+        );
+        assert_eq!(
+            d.vault.get::<BearSighting>(&bear).expect("bear"),
+            admin.vault.get::<BearSighting>(&bear).expect("bear")
+        );
+    }
+    // The tax form reached the relay and was purged from the hall device.
+    assert!(
+        admin.vault.get::<TaxAssist>(&tax).is_ok(),
+        "the office has the form"
+    );
+    assert!(
+        matches!(
+            hall.vault.get_any(&tax),
+            Err(fieldvault::Error::NotFound(_))
+        ),
+        "purged after acknowledgement"
+    );
+    assert_eq!(hall.vault.outbox_size().expect("outbox").0, 0);
+}

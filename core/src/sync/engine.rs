@@ -218,11 +218,34 @@ impl SyncEngine {
 
     async fn pass_inner(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
-        self.refresh_keys().await?;
+        match self.refresh_keys().await {
+            Err(Error::Revoked) => {
+                self.wipe_after_revocation().await;
+                return Err(Error::Revoked);
+            }
+            other => other?,
+        }
         self.push(&mut report).await?;
         self.pull(&mut report).await?;
         report.purged = self.vault.apply_retention()?.len();
         Ok(report)
+    }
+
+    /// The admin revoked this device: shred the vault, then tell the admin with
+    /// a receipt signed by the device key (which is read before the wipe).
+    async fn wipe_after_revocation(&self) {
+        let settings = self.settings();
+        let identity = self.vault.device_identity();
+        if let Err(e) = self.vault.wipe() {
+            tracing::error!(target: "fieldvault::sync", "wipe after revocation failed: {e}");
+            return;
+        }
+        if let Ok(identity) = identity {
+            let receipt = wipe_receipt(&identity, &settings.workspace_id, &self.vault.device_id(), chrono::Utc::now().timestamp_millis());
+            if let Err(e) = self.client.post_wipe_receipt(receipt).await {
+                tracing::warn!(target: "fieldvault::sync", "could not report the wipe: {e}");
+            }
+        }
     }
 
     /// Fetches key envelopes when the relay is at an epoch this device lacks.
@@ -367,9 +390,49 @@ impl SyncEngine {
     }
 }
 
+/// The signed statement a revoked device sends after wiping itself:
+/// `"FV-WIPE-1" || ws || device || time (ms, BE)` followed by its Ed25519 signature.
+pub fn wipe_receipt(identity: &super::identity::DeviceIdentity, ws: &str, device_id: &str, at_ms: i64) -> Vec<u8> {
+    let mut message = wipe_message(ws, device_id, at_ms);
+    let signature = identity.sign(&message);
+    message.extend_from_slice(&signature);
+    message
+}
+
+fn wipe_message(ws: &str, device_id: &str, at_ms: i64) -> Vec<u8> {
+    let mut m = b"FV-WIPE-1".to_vec();
+    for part in [ws.as_bytes(), device_id.as_bytes()] {
+        m.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m.extend_from_slice(&at_ms.to_be_bytes());
+    m
+}
+
+/// Checks a wipe receipt against the device's public key; returns its time.
+pub fn verify_wipe_receipt(receipt: &[u8], signing_public: &[u8], ws: &str, device_id: &str) -> Option<i64> {
+    let body_len = receipt.len().checked_sub(64)?;
+    let (message, signature) = receipt.split_at(body_len);
+    let at_bytes: [u8; 8] = message.get(message.len().checked_sub(8)?..)?.try_into().ok()?;
+    let at_ms = i64::from_be_bytes(at_bytes);
+    (message == wipe_message(ws, device_id, at_ms).as_slice() && super::identity::verify(signing_public, message, signature)).then_some(at_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wipe_receipts_verify_only_for_their_device() {
+        let id = super::super::identity::DeviceIdentity::generate().expect("id");
+        let r = wipe_receipt(&id, "ws", "dev", 1234);
+        assert_eq!(verify_wipe_receipt(&r, &id.public_key(), "ws", "dev"), Some(1234));
+        assert_eq!(verify_wipe_receipt(&r, &id.public_key(), "ws", "other"), None);
+        let mut bad = r.clone();
+        bad[12] ^= 1;
+        assert_eq!(verify_wipe_receipt(&bad, &id.public_key(), "ws", "dev"), None);
+        assert_eq!(verify_wipe_receipt(&r[..10], &id.public_key(), "ws", "dev"), None);
+    }
 
     #[test]
     fn backoff_grows_caps_and_jitters() {

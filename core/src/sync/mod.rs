@@ -1,4 +1,5 @@
 //! Sync: the wire protocol shared with the relay (`docs/protocol.md`).
+pub mod admin;
 pub mod client;
 pub mod engine;
 pub mod enrollment;

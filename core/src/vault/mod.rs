@@ -12,6 +12,7 @@ mod photos;
 mod retention;
 pub(crate) mod sealed_doc;
 mod sync_state;
+mod wipe;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,0 +1,124 @@
+//! A TCP proxy on 127.0.0.1 between devices and a relay that injects faults:
+//! it can cut connections after a number of bytes, stall them, or refuse new
+//! ones. Everything stays on loopback and every stall is bounded.
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// Forward everything.
+    None = 0,
+    /// Close each connection after `cut_after` bytes from the client.
+    CutAfter = 1,
+    /// Stop forwarding (but keep the connection) for `stall` before closing.
+    Stall = 2,
+    /// Accept and immediately close.
+    Refuse = 3,
+}
+
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    fault: Arc<AtomicU8>,
+    cut_after: Arc<AtomicU64>,
+    /// Connections cut or refused so far.
+    pub injected: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let fault = Arc::new(AtomicU8::new(Fault::None as u8));
+        let cut_after = Arc::new(AtomicU64::new(u64::MAX));
+        let injected = Arc::new(AtomicU64::new(0));
+        let (f, c, i) = (fault.clone(), cut_after.clone(), injected.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (f, c, i) = (f.clone(), c.clone(), i.clone());
+                tokio::spawn(async move {
+                    let _ = handle(client, upstream, f, c, i).await;
+                });
+            }
+        });
+        Self { addr, fault, cut_after, injected, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set(&self, fault: Fault, cut_after_bytes: u64) {
+        self.cut_after.store(cut_after_bytes, Ordering::SeqCst);
+        self.fault.store(fault as u8, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    fault: Arc<AtomicU8>,
+    cut_after: Arc<AtomicU64>,
+    injected: Arc<AtomicU64>,
+) -> std::io::Result<()> {
+    let mode = fault.load(Ordering::SeqCst);
+    if mode == Fault::Refuse as u8 {
+        injected.fetch_add(1, Ordering::SeqCst);
+        return Ok(());
+    }
+    let mut server = TcpStream::connect(upstream).await?;
+    let limit = if mode == Fault::CutAfter as u8 { cut_after.load(Ordering::SeqCst) } else { u64::MAX };
+    let stall = mode == Fault::Stall as u8;
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let upstream_copy = async {
+        let mut sent = 0u64;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = cr.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(());
+            }
+            if stall {
+                injected.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                return Ok(());
+            }
+            let allowed = (limit.saturating_sub(sent)).min(n as u64) as usize;
+            sw.write_all(&buf[..allowed]).await?;
+            sent += allowed as u64;
+            if allowed < n {
+                injected.fetch_add(1, Ordering::SeqCst);
+                return Ok(());
+            }
+        }
+    };
+    let downstream_copy = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = sr.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(());
+            }
+            cw.write_all(&buf[..n]).await?;
+        }
+    };
+    // Whichever side ends first closes both.
+    tokio::select! {
+        _ = upstream_copy => {}
+        _ = downstream_copy => {}
+    }
+    Ok(())
+}

@@ -153,3 +153,21 @@ fn merging_into_a_fresh_vault_creates_the_document_and_survives_reopen() {
         1
     );
 }
+
+#[test]
+fn an_edit_on_one_replica_survives_an_unrelated_edit_on_another() {
+    let (_dir, a, b) = pair();
+    let id = a.insert(common::fixtures::damage(&a)).expect("create");
+    b.merge_changes(&a.export_changes(&id).expect("export"))
+        .expect("sync");
+    b.update::<DamageReport, _>(&id, |d| d.sites.push(common::fixtures::site("森 1")))
+        .expect("b");
+    a.update::<DamageReport, _>(&id, |d| d.summary.report_number = 2)
+        .expect("a");
+    exchange(&a, &b, &id);
+    for v in [&a, &b] {
+        let d = v.get::<DamageReport>(&id).expect("get");
+        assert_eq!(d.summary.report_number, 2, "A's edit survives");
+        assert_eq!(d.sites.len(), 2, "B's edit survives");
+    }
+}

@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -44,30 +45,73 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
 }
 
+/// Oversized bodies up to this size are read and discarded before the 413 is
+/// sent, so the client (still writing) sees the answer instead of a reset
+/// connection; larger ones are cut off (the outer body limit layer).
+pub const DRAIN_LIMIT: usize = 2 * fieldvault::sync::wire::MAX_ENTRIES_BODY;
+
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Reads and discards up to `budget` more bytes.
+async fn drain(mut body: Body, budget: usize) {
+    let mut seen = 0usize;
+    while seen <= budget {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map(|d| d.len()).unwrap_or(0),
+            _ => return,
+        }
+    }
+}
+
 /// Reads the whole body, refusing (413) more than `limit` bytes — up front from
 /// `Content-Length`, or while reading a chunked body.
-pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    if let Some(len) = parts.headers.get(CONTENT_LENGTH) {
-        let len: u64 = len
-            .to_str()
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| ApiError::bad_request("invalid Content-Length"))?;
+pub async fn read_body(parts: &Parts, mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = match parts.headers.get(CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("invalid Content-Length"))?,
+        ),
+    };
+    if let Some(len) = declared {
         if len > limit as u64 {
+            if len <= DRAIN_LIMIT as u64 {
+                drain(body, DRAIN_LIMIT).await;
+            }
             return Err(too_large(limit));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let inner = e.into_inner();
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
-        while let Some(err) = source {
-            if err.is::<http_body_util::LengthLimitError>() {
-                return too_large(limit);
+    let capacity = declared.map(|l| l as usize).unwrap_or(0).min(limit);
+    let mut buf: Vec<u8> = Vec::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            let inner = e.into_inner();
+            if is_length_limit(inner.as_ref()) {
+                too_large(limit)
+            } else {
+                ApiError::bad_request("the request body could not be read")
             }
-            source = err.source();
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                drain(body, DRAIN_LIMIT.saturating_sub(buf.len())).await;
+                return Err(too_large(limit));
+            }
+            buf.extend_from_slice(&data);
         }
-        ApiError::bad_request("the request body could not be read")
-    })
+    }
+    Ok(Bytes::from(buf))
 }
 
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

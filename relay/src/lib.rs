@@ -23,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod messages;
 pub mod routes;
 pub mod server;
 pub mod store;

@@ -11,7 +11,6 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use fieldvault::sync::wire;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -179,9 +178,10 @@ pub fn router(state: App, request_timeout: Duration) -> Router {
         .fallback(not_found)
         .with_state(state)
         // Innermost first: the body limit guards every route (the routes
-        // apply their own, smaller limits); then the timeout; then every
+        // apply their own, smaller limits, reading and discarding bodies up
+        // to this one so the client sees the 413); then the timeout; then every
         // error response gets a JSON body; the trace layer logs the result.
-        .layer(RequestBodyLimitLayer::new(wire::MAX_ENTRIES_BODY))
+        .layer(RequestBodyLimitLayer::new(crate::extract::DRAIN_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,

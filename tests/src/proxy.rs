@@ -47,7 +47,13 @@ impl FaultProxy {
                 });
             }
         });
-        Self { addr, fault, cut_after, injected, task }
+        Self {
+            addr,
+            fault,
+            cut_after,
+            injected,
+            task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -79,7 +85,11 @@ async fn handle(
         return Ok(());
     }
     let mut server = TcpStream::connect(upstream).await?;
-    let limit = if mode == Fault::CutAfter as u8 { cut_after.load(Ordering::SeqCst) } else { u64::MAX };
+    let limit = if mode == Fault::CutAfter as u8 {
+        cut_after.load(Ordering::SeqCst)
+    } else {
+        u64::MAX
+    };
     let stall = mode == Fault::Stall as u8;
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();

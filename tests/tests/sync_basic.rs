@@ -50,8 +50,25 @@ async fn three_devices_converge_through_a_sqlite_relay() {
         .expect("edit");
     for _ in 0..2 {
         for d in [&admin, hall, forest] {
-            d.sync().await;
+            let r = d.sync().await;
+            assert_eq!((r.rejected, r.skipped_purged), (0, 0), "{}: {r:?}", d.name);
         }
+    }
+    // Every device has the same history, with both authors.
+    let history = admin.vault.history(&damage).expect("history");
+    assert!(history
+        .iter()
+        .any(|h| h.staff_id == "staff-forest" && h.fields == ["sites"]));
+    assert!(history
+        .iter()
+        .any(|h| h.staff_id == "staff-admin" && h.fields == ["summary.report_number"]));
+    for d in [hall, forest] {
+        assert_eq!(
+            d.vault.history(&damage).expect("history"),
+            history,
+            "{}",
+            d.name
+        );
     }
     let reference = admin
         .vault

@@ -216,6 +216,22 @@ pub fn delete_outbox(conn: &Connection, entry_id: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Remembers (by keyed hash only) that a document was deleted here, so that
+/// entries arriving later from the relay do not bring it back.
+pub fn mark_purged(conn: &Connection, doc: &RowId) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO purged (doc) VALUES (?1)")?
+        .execute([&doc[..]])?;
+    Ok(())
+}
+
+pub fn is_purged(conn: &Connection, doc: &RowId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM purged WHERE doc = ?1")?
+        .query_row([&doc[..]], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Removes every row of a document, its key (in `documents`) first.
 pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
     let existed = conn.execute("DELETE FROM documents WHERE doc = ?1", [&doc[..]])? > 0;

@@ -56,6 +56,9 @@ CREATE TABLE photo_outbox (
     sealed   BLOB NOT NULL,
     PRIMARY KEY (doc, photo, variant)
 );
+CREATE TABLE purged (
+    doc BLOB PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE secrets (
     doc         BLOB NOT NULL,
     name        BLOB NOT NULL,

@@ -15,15 +15,25 @@ use crate::crypto::random;
 use crate::error::{Error, Result};
 use crate::vault::{SyncSettings, Vault};
 
-fn admin(vault: &Vault, config: &ClientConfig) -> Result<(SyncSettings, RelayClient, Arc<DeviceIdentity>)> {
+fn admin(
+    vault: &Vault,
+    config: &ClientConfig,
+) -> Result<(SyncSettings, RelayClient, Arc<DeviceIdentity>)> {
     let settings = vault
         .sync_settings()?
         .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?;
     if settings.role != Role::Admin {
-        return Err(Error::InvalidInput("only the workspace admin device can do this".into()));
+        return Err(Error::InvalidInput(
+            "only the workspace admin device can do this".into(),
+        ));
     }
     let identity = Arc::new(vault.device_identity()?);
-    let client = RelayClient::new(config, &settings.workspace_id, &vault.device_id(), identity.clone())?;
+    let client = RelayClient::new(
+        config,
+        &settings.workspace_id,
+        &vault.device_id(),
+        identity.clone(),
+    )?;
     Ok((settings, client, identity))
 }
 
@@ -48,13 +58,25 @@ pub async fn rotate_key(vault: &Vault, config: &ClientConfig) -> Result<u32> {
     let key = EpochKey::new(random::bytes::<32>()?)?;
     let devices = client.devices().await?;
     let mut envelopes = Vec::new();
-    for device in devices.devices.iter().filter(|d| d.revoked_at_ms.is_none() && d.role != Role::Admin) {
+    for device in devices
+        .devices
+        .iter()
+        .filter(|d| d.revoked_at_ms.is_none() && d.role != Role::Admin)
+    {
         let device_id = &device.keys.device_id;
         let Some(dkk) = vault.member_key_wrap_key(device_id)? else {
             // Enrolled but never paired with this admin: it gets no key.
             continue;
         };
-        envelopes.push(pairing::wrap_epoch_key(&settings.workspace_id, device_id, epoch, &dkk, &key, &identity, &vault.device_id())?);
+        envelopes.push(pairing::wrap_epoch_key(
+            &settings.workspace_id,
+            device_id,
+            epoch,
+            &dkk,
+            &key,
+            &identity,
+            &vault.device_id(),
+        )?);
     }
     // Keep the key before telling anyone about the epoch: a crash in between
     // must not leave an epoch that nobody holds.

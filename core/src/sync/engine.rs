@@ -57,7 +57,19 @@ pub struct SyncReport {
     pub pulled: usize,
     /// Pulled entries that could not be opened or merged (skipped, reported).
     pub rejected: usize,
+    /// Pulled entries of documents purged on this device (not brought back).
+    pub skipped_purged: usize,
     pub purged: usize,
+}
+
+/// An entry's plaintext: the document UUID, then Automerge change bytes.
+fn split_entry(payload: &[u8]) -> Result<(crate::model::DocumentId, &[u8])> {
+    if payload.len() < 16 {
+        return Err(Error::Corrupted("a synced entry".into()));
+    }
+    let (id, bytes) = payload.split_at(16);
+    let id = uuid::Uuid::from_slice(id).map_err(|_| Error::Corrupted("a synced entry".into()))?;
+    Ok((crate::model::DocumentId(id), bytes))
 }
 
 /// Backoff after `failures` consecutive failures: 1 s doubling to 5 min, with
@@ -241,7 +253,12 @@ impl SyncEngine {
             return;
         }
         if let Ok(identity) = identity {
-            let receipt = wipe_receipt(&identity, &settings.workspace_id, &self.vault.device_id(), chrono::Utc::now().timestamp_millis());
+            let receipt = wipe_receipt(
+                &identity,
+                &settings.workspace_id,
+                &self.vault.device_id(),
+                chrono::Utc::now().timestamp_millis(),
+            );
             if let Err(e) = self.client.post_wipe_receipt(receipt).await {
                 tracing::warn!(target: "fieldvault::sync", "could not report the wipe: {e}");
             }
@@ -301,7 +318,11 @@ impl SyncEngine {
             let mut sent = Vec::with_capacity(items.len());
             for item in &items {
                 let doc_id = keys.doc_id(&item.doc.0)?;
-                let sealed = keys.seal_entry(epoch, &doc_id, &item.entry_id, &item.bytes)?;
+                let mut payload =
+                    zeroize::Zeroizing::new(Vec::with_capacity(16 + item.bytes.len()));
+                payload.extend_from_slice(item.doc.0.as_bytes());
+                payload.extend_from_slice(&item.bytes);
+                let sealed = keys.seal_entry(epoch, &doc_id, &item.entry_id, &payload)?;
                 entries.push(wire::Entry {
                     entry_id: item.entry_id.clone(),
                     doc_id,
@@ -341,9 +362,16 @@ impl SyncEngine {
                 let e = pulled.entry;
                 let merged = keys
                     .open_entry(e.epoch, &e.doc_id, &e.entry_id, e.sealed)
-                    .and_then(|bytes| self.vault.merge_changes_from(&bytes, true));
+                    .and_then(|payload| {
+                        let (id, bytes) = split_entry(&payload)?;
+                        if keys.doc_id(&id.0)? != e.doc_id {
+                            return Err(Error::Corrupted("a synced entry".into()));
+                        }
+                        self.vault.merge_changes_for(&id, bytes, true)
+                    });
                 match merged {
-                    Ok(_) => report.pulled += 1,
+                    Ok(true) => report.pulled += 1,
+                    Ok(false) => report.skipped_purged += 1,
                     // A purged or shredded document must not block the queue,
                     // nor must one bad entry from another device.
                     Err(Error::Corrupted(_) | Error::InvalidInput(_) | Error::Validation(_)) => {
@@ -392,7 +420,12 @@ impl SyncEngine {
 
 /// The signed statement a revoked device sends after wiping itself:
 /// `"FV-WIPE-1" || ws || device || time (ms, BE)` followed by its Ed25519 signature.
-pub fn wipe_receipt(identity: &super::identity::DeviceIdentity, ws: &str, device_id: &str, at_ms: i64) -> Vec<u8> {
+pub fn wipe_receipt(
+    identity: &super::identity::DeviceIdentity,
+    ws: &str,
+    device_id: &str,
+    at_ms: i64,
+) -> Vec<u8> {
     let mut message = wipe_message(ws, device_id, at_ms);
     let signature = identity.sign(&message);
     message.extend_from_slice(&signature);
@@ -410,12 +443,22 @@ fn wipe_message(ws: &str, device_id: &str, at_ms: i64) -> Vec<u8> {
 }
 
 /// Checks a wipe receipt against the device's public key; returns its time.
-pub fn verify_wipe_receipt(receipt: &[u8], signing_public: &[u8], ws: &str, device_id: &str) -> Option<i64> {
+pub fn verify_wipe_receipt(
+    receipt: &[u8],
+    signing_public: &[u8],
+    ws: &str,
+    device_id: &str,
+) -> Option<i64> {
     let body_len = receipt.len().checked_sub(64)?;
     let (message, signature) = receipt.split_at(body_len);
-    let at_bytes: [u8; 8] = message.get(message.len().checked_sub(8)?..)?.try_into().ok()?;
+    let at_bytes: [u8; 8] = message
+        .get(message.len().checked_sub(8)?..)?
+        .try_into()
+        .ok()?;
     let at_ms = i64::from_be_bytes(at_bytes);
-    (message == wipe_message(ws, device_id, at_ms).as_slice() && super::identity::verify(signing_public, message, signature)).then_some(at_ms)
+    (message == wipe_message(ws, device_id, at_ms).as_slice()
+        && super::identity::verify(signing_public, message, signature))
+    .then_some(at_ms)
 }
 
 #[cfg(test)]
@@ -426,12 +469,24 @@ mod tests {
     fn wipe_receipts_verify_only_for_their_device() {
         let id = super::super::identity::DeviceIdentity::generate().expect("id");
         let r = wipe_receipt(&id, "ws", "dev", 1234);
-        assert_eq!(verify_wipe_receipt(&r, &id.public_key(), "ws", "dev"), Some(1234));
-        assert_eq!(verify_wipe_receipt(&r, &id.public_key(), "ws", "other"), None);
+        assert_eq!(
+            verify_wipe_receipt(&r, &id.public_key(), "ws", "dev"),
+            Some(1234)
+        );
+        assert_eq!(
+            verify_wipe_receipt(&r, &id.public_key(), "ws", "other"),
+            None
+        );
         let mut bad = r.clone();
         bad[12] ^= 1;
-        assert_eq!(verify_wipe_receipt(&bad, &id.public_key(), "ws", "dev"), None);
-        assert_eq!(verify_wipe_receipt(&r[..10], &id.public_key(), "ws", "dev"), None);
+        assert_eq!(
+            verify_wipe_receipt(&bad, &id.public_key(), "ws", "dev"),
+            None
+        );
+        assert_eq!(
+            verify_wipe_receipt(&r[..10], &id.public_key(), "ws", "dev"),
+            None
+        );
     }
 
     #[test]

@@ -52,8 +52,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// Writes `body` into `doc`, recording only fields that actually changed.
 fn reconcile<T: DocumentBody>(doc: &mut AutoCommit, body: &T) -> Result<()> {
-    autosurgeon::reconcile(doc, body)
+    autosurgeon::reconcile(&mut super::minimal_puts::MinimalPuts(doc), body)
         .map_err(|e| Error::Internal(format!("could not write the document: {e}")))
 }
 
@@ -343,24 +344,33 @@ impl Vault {
     /// bytes). Creates the document if it is new here. Bytes that are not a
     /// valid document of a known kind are refused and nothing is stored.
     pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
-        self.merge_changes_from(bytes, false)
-    }
-
-    /// Merges changes; those pulled from the relay are not queued back to it.
-    pub(crate) fn merge_changes_from(&self, bytes: &[u8], from_relay: bool) -> Result<DocumentId> {
         let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let incoming = AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
         let envelope: Envelope = autosurgeon::hydrate_prop(&incoming, ROOT, "envelope")
             .map_err(|_| invalid("the data has no readable document envelope"))?;
-        let id = envelope.id;
+        self.merge_changes_for(&envelope.id, bytes, false)?;
+        Ok(envelope.id)
+    }
 
+    /// Merges change bytes into document `id`: incremental changes when the
+    /// document exists here, a whole document otherwise. Changes pulled from
+    /// the relay are not queued back to it, and documents purged here are not
+    /// brought back (they return `Ok(false)`).
+    pub(crate) fn merge_changes_for(
+        &self,
+        id: &DocumentId,
+        bytes: &[u8],
+        from_relay: bool,
+    ) -> Result<bool> {
+        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let mut stored = match sealed_doc::load(&tx, &self.keys, &self.key_cache, &id) {
+        let row = sealed_doc::row_id(&self.keys, id);
+        if from_relay && rows::is_purged(&tx, &row)? {
+            return Ok(false);
+        }
+        let mut stored = match sealed_doc::load(&tx, &self.keys, &self.key_cache, id) {
             Ok(mut stored) => {
-                if stored.header.kind != envelope.kind {
-                    return Err(invalid("the document kind differs from the stored one"));
-                }
                 stored
                     .doc
                     .load_incremental(bytes)
@@ -368,16 +378,25 @@ impl Vault {
                 stored
             }
             Err(Error::NotFound(_)) => {
-                let row = sealed_doc::row_id(&self.keys, &id);
-                let mut doc = incoming;
+                let mut doc =
+                    AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
+                let envelope: Envelope = autosurgeon::hydrate_prop(&doc, ROOT, "envelope")
+                    .map_err(|_| invalid("the data has no readable document envelope"))?;
+                if envelope.id != *id {
+                    return Err(invalid("the data belongs to another document"));
+                }
                 doc.set_actor(self.actor.clone());
-                let placeholder = new_header(&envelope, String::new());
-                self.new_stored(row, placeholder, doc)?
+                self.new_stored(row, new_header(&envelope, String::new()), doc)?
             }
             Err(e) => return Err(e),
         };
-        let merged = hydrate_any(&stored.doc, envelope.kind, &id)
+        let merged = hydrate_any(&stored.doc, stored.header.kind, id)
             .map_err(|_| invalid("the merged document does not match its schema"))?;
+        if merged.envelope().kind != stored.header.kind || merged.envelope().id != *id {
+            return Err(invalid(
+                "the document kind or id differs from the stored one",
+            ));
+        }
         refresh_header(&mut stored.header, merged.envelope(), merged.title());
         if let AnyDocument::TaxAssist(t) = &merged {
             if is_filed(t.envelope.status) {
@@ -390,7 +409,7 @@ impl Vault {
             !from_relay && self.outbox_enabled(),
         )?;
         tx.commit()?;
-        Ok(id)
+        Ok(true)
     }
 
     /// Rewrites a document as a single encrypted snapshot.
@@ -415,6 +434,7 @@ impl Vault {
         if !rows::delete_document(&tx, &row)? {
             return Err(Error::NotFound(*id));
         }
+        rows::mark_purged(&tx, &row)?;
         tx.commit()?;
         self.key_cache.remove(&row);
         store::checkpoint_truncate(&conn)?;

@@ -7,6 +7,7 @@ mod documents;
 mod field_diff;
 pub(crate) mod header;
 mod history;
+mod minimal_puts;
 mod my_number;
 mod photos;
 mod retention;

@@ -9,6 +9,7 @@ use super::workspaces::check_device_keys;
 use crate::auth::{self, now_ms, RevokedDevices};
 use crate::error::ApiError;
 use crate::extract::{self, check_len, check_text, valid_id, PathParams, SMALL_BODY};
+use crate::messages::{CodeIssued, Enrolled};
 use crate::server::App;
 use crate::store::{sha256, Enrollment, NewCode};
 
@@ -45,7 +46,7 @@ pub async fn issue_code(
             },
         )
         .await?;
-    Ok(json(StatusCode::CREATED, &serde_json::json!({})))
+    Ok(json(StatusCode::CREATED, &CodeIssued {}))
 }
 
 /// `POST /v1/workspaces/{ws}/enroll` (enrollment token) → 201.
@@ -84,6 +85,9 @@ pub async fn enroll(
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({ "workspace_id": ws, "device_id": device_id }),
+        &Enrolled {
+            workspace_id: ws,
+            device_id,
+        },
     ))
 }

@@ -9,6 +9,7 @@ use super::json;
 use crate::auth::{self, now_ms, RevokedDevices};
 use crate::error::ApiError;
 use crate::extract::{self, check_len_range, PathParams, SMALL_BODY};
+use crate::messages::EpochStarted;
 use crate::server::App;
 
 /// `POST /v1/workspaces/{ws}/devices/{device_id}/revoke` (admin) → 204.
@@ -42,10 +43,7 @@ pub async fn bump_epoch(
     authed.require_admin()?;
     let bump: EpochBump = extract::json(&authed.body)?;
     let current_epoch = app.store.bump_epoch(&ws, bump.epoch).await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "current_epoch": current_epoch }),
-    ))
+    Ok(json(StatusCode::OK, &EpochStarted { current_epoch }))
 }
 
 /// `POST /v1/workspaces/{ws}/wipe-receipt` (signed by the revoked device) → 204.

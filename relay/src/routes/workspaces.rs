@@ -8,6 +8,7 @@ use super::json;
 use crate::auth::{self, now_ms, RevokedDevices};
 use crate::error::ApiError;
 use crate::extract::{self, check_id, check_len, check_text, PathParams, SMALL_BODY};
+use crate::messages::{Health, WorkspaceCreated};
 use crate::server::App;
 use crate::store::NewWorkspace;
 
@@ -17,7 +18,7 @@ pub const MAX_LEASE_HOURS: u32 = 24 * 366;
 /// `GET /healthz`: 200 when the database answers (for load balancers).
 pub async fn health(State(app): State<App>) -> Result<Response, ApiError> {
     app.store.ping().await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "ok": true })))
+    Ok(json(StatusCode::OK, &Health { ok: true }))
 }
 
 /// Checks a device's public keys as sent by a client.
@@ -53,7 +54,7 @@ pub async fn create(State(app): State<App>, req: Request) -> Result<Response, Ap
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({ "workspace_id": workspace_id }),
+        &WorkspaceCreated { workspace_id },
     ))
 }
 

@@ -645,7 +645,7 @@ impl Store for PostgresStore {
         let stmt = client
             .prepare_cached(
                 "WITH page AS (
-                     SELECT seq, octet_length(sealed)::bigint AS n FROM entries
+                     SELECT seq, octet_length(sealed) AS n FROM entries
                      WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
                  ), sized AS (
                      SELECT seq, SUM(n) OVER (ORDER BY seq) - n AS before FROM page

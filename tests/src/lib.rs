@@ -41,6 +41,20 @@ pub fn relay_binary() -> PathBuf {
     bin
 }
 
+/// The shared test corpus (`../shared/corpus` beside the repository).
+pub fn corpus() -> PathBuf {
+    if let Ok(dir) = std::env::var("FIELDVAULT_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    assert!(
+        dir.join("MANIFEST.md").is_file(),
+        "the shared corpus is missing at {} (set FIELDVAULT_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
 /// Where a relay keeps its data.
 #[derive(Clone, Debug)]
 pub enum Backend {

@@ -50,7 +50,8 @@ pub(crate) fn parse<'a>(
             Depth::Metadata => Ok(()),
         }
     };
-    let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    // Saturating: at `Depth::Metadata` absurd declared sizes are not refused.
+    let pixels = |w: u32, h: u32| u64::from(w).saturating_mul(u64::from(h));
     let container = match format {
         SourceFormat::Jpeg => {
             let headers = jpeg::parse_headers(bytes, |frame| {
@@ -82,9 +83,10 @@ pub(crate) fn parse<'a>(
                 xmp: headers.xmp,
                 truncated,
                 // Output + coefficient buffers + the decoder's copy of the input.
-                decode_bytes: pixels(f.width, f.height) * channels
-                    + f.coefficient_bytes()
-                    + bytes.len() as u64,
+                decode_bytes: pixels(f.width, f.height)
+                    .saturating_mul(channels)
+                    .saturating_add(f.coefficient_bytes())
+                    .saturating_add(bytes.len() as u64),
             }
         }
         SourceFormat::Png => {
@@ -93,7 +95,8 @@ pub(crate) fn parse<'a>(
                 format,
                 width: info.width,
                 height: info.height,
-                decode_bytes: pixels(info.width, info.height) * info.decoded_bytes_per_pixel(),
+                decode_bytes: pixels(info.width, info.height)
+                    .saturating_mul(info.decoded_bytes_per_pixel()),
                 exif: info.exif,
                 xmp: info.xmp,
                 truncated: (!info.complete).then_some("the PNG ends before its IEND chunk"),
@@ -108,7 +111,7 @@ pub(crate) fn parse<'a>(
                 format,
                 width: info.width,
                 height: info.height,
-                decode_bytes: pixels(info.width, info.height) * per_pixel,
+                decode_bytes: pixels(info.width, info.height).saturating_mul(per_pixel),
                 exif: info.exif.map(Cow::Borrowed),
                 xmp: info.xmp,
                 truncated: (!info.complete)

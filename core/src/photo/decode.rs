@@ -200,7 +200,9 @@ pub(crate) fn to_8bit(
             ))
         }
     };
-    if buf.len() < n * in_bpp {
+    if n.checked_mul(in_bpp)
+        .is_none_or(|needed| buf.len() < needed)
+    {
         return Err(PhotoError::malformed(
             "the decoder returned too little data",
         ));

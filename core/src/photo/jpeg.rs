@@ -438,7 +438,9 @@ pub(crate) fn check_complete(
                     return Ok(Completeness::Truncated("the data ends inside a scan"));
                 };
                 if restart_interval > 0 {
-                    let expected = units.div_ceil(u64::from(restart_interval)) - 1;
+                    let expected = units
+                        .div_ceil(u64::from(restart_interval))
+                        .saturating_sub(1);
                     if restarts < expected {
                         return Ok(Completeness::Truncated(
                             "a scan has fewer restart markers than its size requires",

@@ -42,6 +42,8 @@ mod policy;
 mod resize;
 mod webp;
 
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 
 pub use detect::SourceFormat;
@@ -77,8 +79,46 @@ pub struct ProcessedPhoto {
     pub metadata: PhotoMetadata,
 }
 
+/// Wall time of each stage of one [`process_timed`] call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageTimings {
+    /// Detection, container walk (limits, truncation) and metadata.
+    pub parse: Duration,
+    /// Decoding to 8-bit pixels.
+    pub decode: Duration,
+    /// Display and thumbnail resizing.
+    pub resize: Duration,
+    /// Applying the orientation to both outputs.
+    pub orient: Duration,
+    /// JPEG encoding of both outputs.
+    pub encode: Duration,
+}
+
+impl StageTimings {
+    pub fn total(&self) -> Duration {
+        self.parse + self.decode + self.resize + self.orient + self.encode
+    }
+}
+
 /// Processes one photo; see the [module documentation](self) for the steps.
 pub fn process(bytes: &[u8], policy: &PhotoPolicy) -> Result<ProcessedPhoto, PhotoError> {
+    process_timed(bytes, policy).map(|(photo, _)| photo)
+}
+
+/// [`process`], also returning how long each stage took (for diagnostics
+/// and benchmarks).
+pub fn process_timed(
+    bytes: &[u8],
+    policy: &PhotoPolicy,
+) -> Result<(ProcessedPhoto, StageTimings), PhotoError> {
+    let mut timings = StageTimings::default();
+    let mut clock = Instant::now();
+    let mut lap = |slot: &mut Duration| {
+        let now = Instant::now();
+        *slot += now - clock;
+        clock = now;
+    };
+
     policy.limits.check_input_len(bytes.len())?;
     let format = detect::detect(bytes)?;
     let container = container::parse(bytes, format, &policy.limits, Depth::Full)?;
@@ -89,6 +129,7 @@ pub fn process(bytes: &[u8], policy: &PhotoPolicy) -> Result<ProcessedPhoto, Pho
     if container.truncated.is_some() {
         metadata.flags.push(FLAG_TRUNCATED.to_string());
     }
+    lap(&mut timings.parse);
 
     let decoded = match decode::decode(bytes, &container, &policy.limits) {
         Ok(p) => p,
@@ -97,6 +138,7 @@ pub fn process(bytes: &[u8], policy: &PhotoPolicy) -> Result<ProcessedPhoto, Pho
         Err(e) => return Err(e),
     };
     let (source_width, source_height) = (decoded.width, decoded.height);
+    lap(&mut timings.decode);
 
     // Resize in the stored orientation; orientation is applied to the small images.
     let (dw, dh) = resize::fit_long_edge(source_width, source_height, policy.display_edge());
@@ -114,13 +156,17 @@ pub fn process(bytes: &[u8], policy: &PhotoPolicy) -> Result<ProcessedPhoto, Pho
     } else {
         resize::resize(&display, tw, th)?
     };
+    lap(&mut timings.resize);
 
     let display = orient::apply(display, metadata.orientation)?;
     let thumbnail = orient::apply(thumbnail, metadata.orientation)?;
+    lap(&mut timings.orient);
+
     let display_jpeg = encode::encode_jpeg(&display, policy.quality())?;
     let thumbnail_jpeg = encode::encode_jpeg(&thumbnail, policy.quality())?;
+    lap(&mut timings.encode);
 
-    Ok(ProcessedPhoto {
+    let photo = ProcessedPhoto {
         source_format: format,
         source_width,
         source_height,
@@ -131,7 +177,8 @@ pub fn process(bytes: &[u8], policy: &PhotoPolicy) -> Result<ProcessedPhoto, Pho
         thumbnail_width: thumbnail.width,
         thumbnail_height: thumbnail.height,
         metadata,
-    })
+    };
+    Ok((photo, timings))
 }
 
 /// Reads only the metadata (no pixel decoding, no size limits beyond the

@@ -39,25 +39,47 @@ pub(crate) fn apply(mut src: Pixels, orientation: u16) -> Result<Pixels, PhotoEr
         5..=8 => {
             let mut out = Pixels::try_new(src.height, src.width, src.channels)
                 .ok_or_else(|| PhotoError::too_large("not enough memory to rotate the image"))?;
-            // Output is h wide and w tall. For each output pixel (x, y) pick
-            // the source pixel (sx, sy).
-            let (ow, oh) = (h, w);
-            for y in 0..oh {
-                for x in 0..ow {
-                    let (sx, sy) = match orientation {
-                        5 => (y, x),
-                        6 => (y, h - 1 - x),
-                        7 => (w - 1 - y, h - 1 - x),
-                        _ => (w - 1 - y, x),
-                    };
-                    let s = (sy * w + sx) * bpp;
-                    let d = (y * ow + x) * bpp;
-                    out.data[d..d + bpp].copy_from_slice(&src.data[s..s + bpp]);
-                }
+            // Output is h wide and w tall; output pixel (x, y) comes from
+            // source pixel (sx, sy).
+            let map = |x: usize, y: usize| match orientation {
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                _ => (w - 1 - y, x),
+            };
+            match src.channels.count() {
+                1 => transpose_tiled::<1>(&src.data, &mut out.data, w, h, map),
+                _ => transpose_tiled::<3>(&src.data, &mut out.data, w, h, map),
             }
             Ok(out)
         }
         _ => Ok(src),
+    }
+}
+
+/// Fills the `h`×`w` output from the `w`×`h` source through `map`, in
+/// 64×64 tiles so both the rows written and the columns read stay in cache.
+fn transpose_tiled<const BPP: usize>(
+    src: &[u8],
+    out: &mut [u8],
+    w: usize,
+    h: usize,
+    map: impl Fn(usize, usize) -> (usize, usize),
+) {
+    const TILE: usize = 64;
+    let (ow, oh) = (h, w);
+    for ty in (0..oh).step_by(TILE) {
+        for tx in (0..ow).step_by(TILE) {
+            for y in ty..(ty + TILE).min(oh) {
+                let row = y * ow;
+                for x in tx..(tx + TILE).min(ow) {
+                    let (sx, sy) = map(x, y);
+                    let s = (sy * w + sx) * BPP;
+                    let d = (row + x) * BPP;
+                    out[d..d + BPP].copy_from_slice(&src[s..s + BPP]);
+                }
+            }
+        }
     }
 }
 

@@ -49,11 +49,9 @@ pub(crate) fn parse(
 ) -> Result<PngInfo<'_>, PhotoError> {
     let mut pos = SIGNATURE_LEN;
     let mut info: Option<PngInfo<'_>> = None;
-    // Each pass reads one chunk; `break` leaves `complete` false unless IEND was read.
-    loop {
-        let Some(head) = bytes.get(pos..pos + 8) else {
-            break; // data ends without IEND (or mid chunk header)
-        };
+    // One chunk per pass. `complete` stays false unless IEND is read; the
+    // loop also ends when the data ends (or mid chunk header).
+    while let Some(head) = bytes.get(pos..pos + 8) {
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind = [head[4], head[5], head[6], head[7]];
         if len > 0x7FFF_FFFF {

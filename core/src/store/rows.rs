@@ -239,7 +239,7 @@ pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
         "DELETE FROM secrets WHERE doc = ?1",
         "DELETE FROM photo_chunks WHERE doc = ?1",
         "DELETE FROM outbox WHERE doc = ?1",
-        "DELETE FROM photo_outbox WHERE doc = ?1",
+        "DELETE FROM photo_transfers WHERE doc = ?1",
         "DELETE FROM snapshots WHERE doc = ?1",
         "DELETE FROM changes WHERE doc = ?1",
     ] {

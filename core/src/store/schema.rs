@@ -49,12 +49,13 @@ CREATE TABLE outbox (
     priority INTEGER NOT NULL,
     sealed   BLOB NOT NULL
 );
-CREATE TABLE photo_outbox (
-    doc      BLOB NOT NULL,
-    photo    BLOB NOT NULL,
-    variant  INTEGER NOT NULL,
-    sealed   BLOB NOT NULL,
-    PRIMARY KEY (doc, photo, variant)
+CREATE TABLE photo_transfers (
+    direction INTEGER NOT NULL,
+    doc       BLOB NOT NULL,
+    blob      BLOB NOT NULL,
+    variant   INTEGER NOT NULL,
+    sealed    BLOB NOT NULL,
+    PRIMARY KEY (direction, doc, blob)
 );
 CREATE TABLE purged (
     doc BLOB PRIMARY KEY

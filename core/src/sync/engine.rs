@@ -16,7 +16,8 @@ use super::pairing;
 use super::wire::{self, MAX_PULL_LIMIT};
 use crate::crypto::random;
 use crate::error::{Error, Result};
-use crate::vault::{SyncSettings, Vault};
+use crate::vault::photo_sync::Direction;
+use crate::vault::{PhotoVariant, SyncSettings, Vault};
 
 /// What the engine is doing, for a status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -60,6 +61,11 @@ pub struct SyncReport {
     /// Pulled entries of documents purged on this device (not brought back).
     pub skipped_purged: usize,
     pub purged: usize,
+    /// Photo variants fully uploaded / downloaded in this pass.
+    pub photos_uploaded: usize,
+    pub photos_downloaded: usize,
+    /// Chunks actually sent (resumed uploads skip what the relay holds).
+    pub chunks_uploaded: usize,
 }
 
 /// An entry's plaintext: the document UUID, then Automerge change bytes.
@@ -238,7 +244,9 @@ impl SyncEngine {
             other => other?,
         }
         self.push(&mut report).await?;
+        self.push_photos(&mut report).await?;
         self.pull(&mut report).await?;
+        self.pull_photos(&mut report).await?;
         report.purged = self.vault.apply_retention()?.len();
         Ok(report)
     }
@@ -342,6 +350,112 @@ impl SyncEngine {
             report.pushed += acked.len();
             self.vault.outbox_acknowledged(&acked)?;
         }
+    }
+
+    /// Uploads queued photo variants, thumbnails first. An interrupted upload
+    /// resumes: the relay says which chunks it holds and only the rest are sent.
+    async fn push_photos(&self, report: &mut SyncReport) -> Result<()> {
+        let settings = self.settings();
+        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        let epoch = keys
+            .current_epoch()
+            .ok_or_else(|| Error::InvalidInput("no workspace key yet".into()))?;
+        for t in self.vault.photo_transfers(Direction::Upload)? {
+            if self.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let chunks = match self.vault.photo_chunks_plain(&t.doc, &t.photo, t.variant) {
+                Ok(c) => c,
+                Err(Error::NotFound(_)) => {
+                    self.vault.photo_transfer_done(Direction::Upload, &t)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let blob_id = keys.blob_id(&t.photo, t.variant.as_str())?;
+            let count = u32::try_from(chunks.len())
+                .map_err(|_| Error::InvalidInput("photo too large".into()))?;
+            let present = self
+                .client
+                .blob_status(&blob_id)
+                .await?
+                .map(|s| s.present)
+                .unwrap_or_default();
+            self.update(|s| {
+                s.phase = SyncPhase::Pushing;
+                s.current_transfer = Some(format!(
+                    "uploading a photo {} ({count} chunks)",
+                    t.variant.as_str()
+                ));
+            });
+            for (index, chunk) in chunks.iter().enumerate() {
+                let index = index as u32;
+                if present.contains(&index) {
+                    continue;
+                }
+                let sealed = keys.seal_chunk(epoch, &blob_id, index, count, chunk)?;
+                self.client
+                    .put_chunk(&blob_id, index, count, epoch, sealed)
+                    .await?;
+                report.chunks_uploaded += 1;
+            }
+            self.vault.photo_transfer_done(Direction::Upload, &t)?;
+            report.photos_uploaded += 1;
+        }
+        Ok(())
+    }
+
+    /// Downloads photos other devices attached, once the relay holds them whole.
+    async fn pull_photos(&self, report: &mut SyncReport) -> Result<()> {
+        let settings = self.settings();
+        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        for t in self.vault.photo_transfers(Direction::Download)? {
+            if self.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let blob_id = keys.blob_id(&t.photo, t.variant.as_str())?;
+            let Some(status) = self.client.blob_status(&blob_id).await? else {
+                continue;
+            };
+            if status.present.len() as u32 != status.count {
+                continue; // still being uploaded
+            }
+            self.update(|s| {
+                s.phase = SyncPhase::Pulling;
+                s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
+            });
+            let mut bytes = zeroize::Zeroizing::new(Vec::new());
+            for index in 0..status.count {
+                let sealed = self.client.get_chunk(&blob_id, index).await?;
+                // The chunk names no epoch: try the newest key first.
+                let plain = keys
+                    .epochs()
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .find_map(|(epoch, _)| {
+                        keys.open_chunk(epoch, &blob_id, index, status.count, sealed.clone())
+                            .ok()
+                    })
+                    .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))?;
+                bytes.extend_from_slice(&plain);
+            }
+            if t.variant == PhotoVariant::Display {
+                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+                if wire::hex(digest.as_ref()) != t.sha256_hex {
+                    tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
+                    continue;
+                }
+            }
+            match self.vault.store_downloaded_photo(&t, &bytes) {
+                Ok(()) => report.photos_downloaded += 1,
+                Err(Error::NotFound(_)) => {
+                    self.vault.photo_transfer_done(Direction::Download, &t)?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn pull(&self, report: &mut SyncReport) -> Result<()> {

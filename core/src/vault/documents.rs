@@ -408,6 +408,10 @@ impl Vault {
             self.options.compact_every,
             !from_relay && self.outbox_enabled(),
         )?;
+        if from_relay && !merged.envelope().photos.is_empty() {
+            let photos = &merged.envelope().photos;
+            self.queue_missing_photo_downloads(&tx, &stored.row, &stored.key, id, photos)?;
+        }
         tx.commit()?;
         Ok(true)
     }

@@ -3,12 +3,13 @@
 //! `Vault` is `Send + Sync`; every operation takes the connection lock for its
 //! whole duration, so operations are serialised and each write is one SQLite
 //! transaction (a crash leaves either the old or the new state).
-mod documents;
+pub(crate) mod documents;
 mod field_diff;
 pub(crate) mod header;
 mod history;
 mod minimal_puts;
 mod my_number;
+pub(crate) mod photo_sync;
 mod photos;
 mod retention;
 pub(crate) mod sealed_doc;
@@ -23,6 +24,7 @@ use rusqlite::Connection;
 
 pub use header::{DocumentSummary, ListFilter, Listing};
 pub use history::HistoryEntry;
+pub use photo_sync::PhotoTransfer;
 pub use photos::{PhotoVariant, PHOTO_CHUNK_SIZE};
 pub use retention::{RetentionRule, RetentionRules};
 pub use sync_state::{OutboxItem, SyncSettings};

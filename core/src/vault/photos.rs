@@ -31,9 +31,29 @@ pub enum PhotoVariant {
 
 impl PhotoVariant {
     fn tag(self) -> &'static [u8] {
+        self.as_str().as_bytes()
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            PhotoVariant::Display => b"display",
-            PhotoVariant::Thumbnail => b"thumbnail",
+            PhotoVariant::Display => "display",
+            PhotoVariant::Thumbnail => "thumbnail",
+        }
+    }
+
+    /// Transfer order: thumbnails before display images.
+    pub(crate) fn rank(self) -> i64 {
+        match self {
+            PhotoVariant::Thumbnail => 0,
+            PhotoVariant::Display => 1,
+        }
+    }
+
+    pub(crate) fn from_rank(rank: i64) -> Option<Self> {
+        match rank {
+            0 => Some(PhotoVariant::Thumbnail),
+            1 => Some(PhotoVariant::Display),
+            _ => None,
         }
     }
 }
@@ -43,7 +63,12 @@ fn chunk_seq(index: u32, count: u32) -> u64 {
 }
 
 impl Vault {
-    fn blob_row(&self, doc_row: &RowId, photo_id: &Uuid, variant: PhotoVariant) -> Vec<u8> {
+    pub(crate) fn blob_row(
+        &self,
+        doc_row: &RowId,
+        photo_id: &Uuid,
+        variant: PhotoVariant,
+    ) -> Vec<u8> {
         let mut material = doc_row.to_vec();
         material.extend_from_slice(photo_id.as_bytes());
         material.extend_from_slice(variant.tag());
@@ -106,6 +131,19 @@ impl Vault {
         }
         let added = photo_ref.clone();
         self.update_envelope_in(&tx, id, kind, move |env| env.photos.push(added))?;
+        if self.outbox_enabled() {
+            for variant in [PhotoVariant::Thumbnail, PhotoVariant::Display] {
+                self.queue_photo_transfer(
+                    &tx,
+                    super::photo_sync::Direction::Upload,
+                    &row,
+                    &key,
+                    id,
+                    &photo_ref,
+                    variant,
+                )?;
+            }
+        }
         tx.commit()?;
         Ok(photo_ref)
     }
@@ -181,7 +219,7 @@ fn aad_for(blob: &[u8], index: u32, count: u32) -> crate::crypto::Aad<'_> {
     aad(T_PHOTO_CHUNKS, blob, chunk_seq(index, count))
 }
 
-fn store_chunks(
+pub(crate) fn store_chunks(
     tx: &Connection,
     key: &DocKey,
     row: &RowId,

@@ -167,6 +167,20 @@ impl Vault {
             let mut stored = sealed_doc::load(&tx, &self.keys, &self.key_cache, &id)?;
             let all = Zeroizing::new(stored.doc.save());
             stored.enqueue(&tx, &all)?;
+            let body = super::documents::hydrate_any(&stored.doc, stored.header.kind, &id)?;
+            for photo in &body.envelope().photos {
+                for variant in [super::PhotoVariant::Thumbnail, super::PhotoVariant::Display] {
+                    self.queue_photo_transfer(
+                        &tx,
+                        super::photo_sync::Direction::Upload,
+                        &stored.row,
+                        &stored.key,
+                        &id,
+                        photo,
+                        variant,
+                    )?;
+                }
+            }
             stored.header.acknowledged_at = None;
             stored.write_header(&tx)?;
             tx.commit()?;

@@ -31,7 +31,7 @@ impl Vault {
                  DELETE FROM snapshots;
                  DELETE FROM photo_chunks;
                  DELETE FROM outbox;
-                 DELETE FROM photo_outbox;",
+                 DELETE FROM photo_transfers;",
             )?;
             tx.commit()?;
             store::checkpoint_truncate(&conn)?;

@@ -1,0 +1,96 @@
+//! Photos sync: thumbnails and display images reach every device intact, and
+//! an interrupted upload resumes without re-sending what the relay holds.
+use fieldvault::model::BearSighting;
+use fieldvault::sample_data as s;
+use fieldvault::PhotoVariant;
+use fieldvault_integration::proxy::{Fault, FaultProxy};
+use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_taken_in_the_forest_reaches_the_office() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(
+        Backend::Sqlite(root.path().join("relay")),
+        &root.path().join("logs"),
+    );
+    let (admin, mut members) = workspace(root.path(), &relay.url, &["forest"]).await;
+    let forest = &mut members[0];
+
+    let bear = forest
+        .vault
+        .insert(s::bear_sighting(
+            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("bear");
+    // A 12 MP phone photo: its display image spans several 256 KiB chunks.
+    let original = std::fs::read(corpus().join("photos/camera/samsung_galaxy_s7edge_12mp_gps.jpg"))
+        .expect("photo");
+    let photo = forest
+        .vault
+        .ingest_photo(&bear, &original, None)
+        .expect("ingest");
+    assert_eq!(
+        forest.vault.photo_transfers_pending().expect("pending"),
+        (2, 0)
+    );
+
+    // First attempt through a proxy that cuts each connection after ~300 KB.
+    let upstream: std::net::SocketAddr = relay
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let proxy = FaultProxy::start(upstream).await;
+    forest.use_relay(&proxy.url());
+    proxy.set(Fault::CutAfter, 300_000);
+    let mut interrupted = false;
+    for _ in 0..3 {
+        if forest.engine().sync_once().await.is_err() {
+            interrupted = true;
+        }
+    }
+    assert!(interrupted, "the proxy interrupted the upload");
+    proxy.set(Fault::None, u64::MAX);
+    let report = forest.sync().await;
+    let display = forest
+        .vault
+        .photo(&bear, &photo.id, PhotoVariant::Display)
+        .expect("display");
+    let total_chunks = display.len().div_ceil(fieldvault::vault::PHOTO_CHUNK_SIZE) + 1; // + thumbnail
+    assert!(
+        report.chunks_uploaded < total_chunks,
+        "resumed upload re-sent only missing chunks: {report:?} of {total_chunks}"
+    );
+    assert_eq!(
+        forest.vault.photo_transfers_pending().expect("pending"),
+        (0, 0)
+    );
+
+    admin.sync().await;
+    let at_office = admin
+        .vault
+        .get::<BearSighting>(&bear)
+        .expect("bear at the office");
+    assert_eq!(at_office.envelope.photos, vec![photo.clone()]);
+    assert_eq!(
+        admin
+            .vault
+            .photo(&bear, &photo.id, PhotoVariant::Display)
+            .expect("display"),
+        display
+    );
+    assert_eq!(
+        admin
+            .vault
+            .photo(&bear, &photo.id, PhotoVariant::Thumbnail)
+            .expect("thumbnail"),
+        forest
+            .vault
+            .photo(&bear, &photo.id, PhotoVariant::Thumbnail)
+            .expect("thumbnail")
+    );
+    assert_eq!(
+        admin.vault.photo_transfers_pending().expect("pending"),
+        (0, 0)
+    );
+}

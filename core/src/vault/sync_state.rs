@@ -139,7 +139,7 @@ impl Vault {
     }
 
     /// Every workspace epoch key this vault holds.
-    pub(crate) fn workspace_keys(&self, workspace_id: &str) -> Result<WorkspaceKeys> {
+    pub fn workspace_keys(&self, workspace_id: &str) -> Result<WorkspaceKeys> {
         let mut keys = WorkspaceKeys::new(workspace_id);
         for epoch in self.epoch_list()? {
             let raw = self

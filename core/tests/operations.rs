@@ -237,7 +237,10 @@ fn wipe_leaves_no_key_material_or_document() {
     let id = vault.insert(common::fixtures::tax(&vault)).expect("insert");
     vault.set_my_number(&id, "123456789018").expect("my number");
     vault.wipe().expect("wipe");
-    assert!(common::files_below(dir.path()).is_empty(), "vault files removed");
+    assert!(
+        common::files_below(dir.path()).is_empty(),
+        "vault files removed"
+    );
     assert!(matches!(
         Vault::open(dir.path(), &common::provider(), common::options("s")),
         Err(Error::NotAVault(_))

@@ -224,6 +224,7 @@ impl Vault {
         edit: impl FnOnce(&mut T) -> R,
     ) -> Result<R> {
         let (mut stored, before) = self.load_typed::<T>(tx, id)?;
+        stored.doc.set_actor(self.actor.clone());
         let mut after = before.clone();
         let out = edit(&mut after);
         {
@@ -371,6 +372,7 @@ impl Vault {
         }
         let mut stored = match sealed_doc::load(&tx, &self.keys, &self.key_cache, id) {
             Ok(mut stored) => {
+                stored.doc.set_actor(self.actor.clone());
                 stored
                     .doc
                     .load_incremental(bytes)

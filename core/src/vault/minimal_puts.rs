@@ -14,6 +14,16 @@ use autosurgeon::{Doc, ReadDoc};
 
 pub(crate) struct MinimalPuts<'a>(pub &'a mut am::AutoCommit);
 
+/// Reconciles `value` into `doc`, recording only the fields that change (see
+/// the module docs). Use this rather than `autosurgeon::reconcile` for any
+/// document that is edited concurrently.
+pub fn reconcile_changes<T: autosurgeon::Reconcile>(
+    doc: &mut am::AutoCommit,
+    value: &T,
+) -> Result<(), autosurgeon::ReconcileError> {
+    autosurgeon::reconcile(&mut MinimalPuts(doc), value)
+}
+
 impl ReadDoc for MinimalPuts<'_> {
     type Parents<'b>
         = <am::AutoCommit as ReadDoc>::Parents<'b>

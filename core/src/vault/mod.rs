@@ -8,6 +8,7 @@ mod field_diff;
 pub(crate) mod header;
 mod history;
 mod minimal_puts;
+pub use minimal_puts::reconcile_changes;
 mod my_number;
 pub(crate) mod photo_sync;
 mod photos;

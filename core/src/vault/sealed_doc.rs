@@ -182,38 +182,45 @@ pub(crate) fn load(
     } else {
         None
     };
-    let mut doc = match snapshot {
+    // Decrypt snapshot and changes into one buffer and load it in one pass:
+    // a single batch apply is much cheaper than load + incremental applies.
+    let mut all = zeroize::Zeroizing::new(Vec::new());
+    match snapshot {
         Some((upto, sealed)) => {
             if upto != header.snapshot_seq {
                 return Err(corrupted(id, "snapshot"));
             }
-            let bytes = zeroize::Zeroizing::new(
+            let plain = zeroize::Zeroizing::new(
                 key.sealer()
                     .open_owned(aad(T_SNAPSHOTS, &row, upto), sealed)
                     .ok_or_else(|| corrupted(id, "snapshot"))?,
             );
-            AutoCommit::load(&bytes).map_err(|_| corrupted(id, "snapshot"))?
+            all.extend_from_slice(&plain);
         }
-        None if header.snapshot_seq == 0 => AutoCommit::new(),
+        None if header.snapshot_seq == 0 => {}
         None => return Err(corrupted(id, "snapshot")),
-    };
+    }
     let mut expected = header.snapshot_seq + 1;
     for (seq, sealed) in rows::changes_after(conn, &row, header.snapshot_seq)? {
         if seq != expected {
             return Err(corrupted(id, "change history"));
         }
-        let bytes = zeroize::Zeroizing::new(
+        let plain = zeroize::Zeroizing::new(
             key.sealer()
                 .open_owned(aad(T_CHANGES, &row, seq), sealed)
                 .ok_or_else(|| corrupted(id, "change history"))?,
         );
-        doc.load_incremental(&bytes)
-            .map_err(|_| corrupted(id, "change history"))?;
+        all.extend_from_slice(&plain);
         expected += 1;
     }
     if expected != header.head_seq + 1 {
         return Err(corrupted(id, "change history"));
     }
+    let mut doc = if all.is_empty() {
+        AutoCommit::new()
+    } else {
+        AutoCommit::load(&all).map_err(|_| corrupted(id, "change history"))?
+    };
     let stored_heads = doc.get_heads();
     Ok(StoredDoc {
         row,

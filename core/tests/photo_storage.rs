@@ -77,7 +77,7 @@ fn shared_windows(needle_source: &[u8], haystack: &[u8]) -> usize {
 fn the_window_scanner_finds_a_copied_window() {
     let src: Vec<u8> = (0..5000u32)
         .map(|i| (i * 7 % 251) as u8)
-        .chain(std::iter::repeat(0).take(64))
+        .chain(std::iter::repeat_n(0, 64))
         .collect();
     let mut hay = vec![0u8; 3000];
     hay.extend_from_slice(&src[1234..1234 + W]);
@@ -95,10 +95,7 @@ fn photos_are_stored_sealed_deduplicated_and_readable() {
     let bear = vault.insert(common::fixtures::bear(&vault)).expect("bear");
     let original = corpus_photo("nikon_p6000_gps_DSCN0010.jpg");
     let photo = vault.ingest_photo(&bear, &original, None).expect("ingest");
-    let position = photo
-        .position
-        .clone()
-        .expect("bear sightings keep the position");
+    let position = photo.position.expect("bear sightings keep the position");
     assert!(
         (position.latitude - 43.4674).abs() < 1e-3 && (position.longitude - 11.8851).abs() < 1e-3
     );

@@ -7,6 +7,9 @@ use fieldvault::sync::{admin, engine, enrollment};
 use fieldvault::{Error, Vault, VaultOptions};
 use fieldvault_integration::{provider, workspace, Backend, RelayProcess};
 
+/// A relay `entries` row as an attacker reads it: entry id, doc id, epoch, sealed, seq.
+type EntryRow = (Vec<u8>, Vec<u8>, u32, Vec<u8>, i64);
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
@@ -121,7 +124,7 @@ async fn revoked_device_is_refused_wiped_and_locked_out_of_new_data() {
     let mut stmt = relay_db
         .prepare("SELECT entry_id, doc_id, epoch, sealed, seq FROM entries ORDER BY seq")
         .expect("prepare");
-    let rows: Vec<(Vec<u8>, Vec<u8>, u32, Vec<u8>, i64)> = stmt
+    let rows: Vec<EntryRow> = stmt
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })

@@ -15,7 +15,9 @@ use crate::crypto::random;
 use crate::error::{Error, Result};
 use crate::vault::{SyncSettings, Vault};
 
-fn admin(
+/// The settings, a signed client and the identity of an admin vault; a
+/// clear error for a vault that is not enrolled or not the admin.
+pub(crate) fn admin(
     vault: &Vault,
     config: &ClientConfig,
 ) -> Result<(SyncSettings, RelayClient, Arc<DeviceIdentity>)> {

@@ -58,32 +58,6 @@ pub async fn create_workspace(
     Ok(settings)
 }
 
-fn admin_client(
-    vault: &Vault,
-    config: &ClientConfig,
-) -> Result<(
-    SyncSettings,
-    RelayClient,
-    Arc<super::identity::DeviceIdentity>,
-)> {
-    let settings = vault
-        .sync_settings()?
-        .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?;
-    if settings.role != Role::Admin {
-        return Err(Error::InvalidInput(
-            "only the workspace admin device can do this".into(),
-        ));
-    }
-    let identity = Arc::new(vault.device_identity()?);
-    let client = RelayClient::new(
-        config,
-        &settings.workspace_id,
-        &vault.device_id(),
-        identity.clone(),
-    )?;
-    Ok((settings, client, identity))
-}
-
 /// Admin: issues a single-use enrollment code and returns the pairing state
 /// (keep it in memory) and the QR payload to show.
 pub async fn start_pairing(
@@ -91,7 +65,7 @@ pub async fn start_pairing(
     config: &ClientConfig,
     valid_for: Duration,
 ) -> Result<(AdminPairing, QrPayload)> {
-    let (settings, client, identity) = admin_client(vault, config)?;
+    let (settings, client, identity) = super::admin::admin(vault, config)?;
     let pairing = AdminPairing::new()?;
     let expires = chrono::Utc::now().timestamp_millis() + valid_for.as_millis() as i64;
     client
@@ -119,7 +93,7 @@ pub async fn complete_pairing(
     pairing: AdminPairing,
     timeout: Duration,
 ) -> Result<String> {
-    let (settings, client, identity) = admin_client(vault, config)?;
+    let (settings, client, identity) = super::admin::admin(vault, config)?;
     let code_id = pairing.secret.code_id()?;
     let deadline = Instant::now() + timeout;
     let device = loop {

@@ -185,7 +185,7 @@ mod tests {
             crate::model::Timestamp::now(),
         );
         let mut a = am::AutoCommit::new();
-        autosurgeon::reconcile(&mut a, &crate::sample_data::bear_sighting(env)).expect("reconcile");
+        autosurgeon::reconcile(&mut a, crate::sample_data::bear_sighting(env)).expect("reconcile");
         a.commit();
         let b = a.fork().with_actor(am::ActorId::random());
         (a, b)

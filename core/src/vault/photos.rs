@@ -118,7 +118,7 @@ impl Vault {
             height: processed.display_height,
             byte_size: processed.display_jpeg.len() as u64,
             taken_at: processed.metadata.taken_at.clone(),
-            position: processed.metadata.position.clone(),
+            position: processed.metadata.position,
             source_format: processed.source_format.as_str().to_owned(),
             flags: processed.metadata.flags.clone(),
         };

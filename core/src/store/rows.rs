@@ -81,18 +81,6 @@ pub fn for_each_document(conn: &Connection, mut f: impl FnMut(&[u8], &[u8], &[u8
     Ok(())
 }
 
-pub fn all_documents(conn: &Connection) -> Result<Vec<DocumentRow>> {
-    let mut stmt = conn.prepare_cached("SELECT doc, wrapped_key, header FROM documents")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(DocumentRow {
-            doc: r.get(0)?,
-            wrapped_key: r.get(1)?,
-            header: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
 pub fn insert_change(conn: &Connection, doc: &RowId, seq: u64, sealed: &[u8]) -> Result<()> {
     conn.prepare_cached("INSERT INTO changes (doc, seq, sealed) VALUES (?1, ?2, ?3)")?
         .execute(params![&doc[..], seq as i64, sealed])?;

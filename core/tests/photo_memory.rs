@@ -1,8 +1,11 @@
 //! Peak memory of the photo pipeline, measured in a child process (this test
 //! binary re-executed with `--exact <child> --include-ignored`), so nothing
-//! else the test harness does is counted. The parent reads the child's peak
-//! RSS from `wait4` (`ru_maxrss`, KiB) and cross-checks the `VmHWM` line the
-//! child prints from `/proc/self/status`.
+//! else the test harness does is counted. The child prints its `VmHWM` from
+//! `/proc/self/status` (the peak of the exec'd program itself); the parent
+//! also reads `ru_maxrss` from `wait4`. Note: `ru_maxrss` also counts the
+//! pages a forked child shared with its parent before `exec`, so it can
+//! exceed the child's own peak when the parent is large; both are asserted
+//! against the corpus bound, the child's own `VmHWM` against the 80 MB target.
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -145,7 +148,8 @@ fn peak_memory_of_one_12mp_photo() {
         maxrss as f64 / MIB as f64,
         hwm as f64 / MIB as f64
     );
-    // Target 80 MB for the pipeline (release); the unoptimised test binary
-    // adds its own resident code and data, measured at about 10 MiB.
-    assert!(maxrss < 90 * MIB, "peak RSS {maxrss} bytes");
+    // Requirement: ≤ 80 MB for the 12 MP photo, whole process included
+    // (measured: 72.8 MiB here unoptimised, 71.5 MiB in the release bench).
+    assert!(hwm < 80_000_000, "VmHWM {hwm} bytes");
+    assert!(maxrss < 256 * MIB, "peak RSS {maxrss} bytes");
 }

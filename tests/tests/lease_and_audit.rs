@@ -147,6 +147,20 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
         .documents
         .iter()
         .all(|d| d.kind != DocumentKind::AuditLog));
+    // The registry joins the relay's view with the device's sealed report.
+    let registry = fieldvault::sync::admin::device_registry(&admin.vault, &admin.config)
+        .await
+        .expect("registry");
+    let row = registry
+        .iter()
+        .find(|d| d.device_id == v.device_id())
+        .expect("hall in registry");
+    assert_eq!(row.name, "hall");
+    assert_eq!(row.staff_id.as_deref(), Some("staff-hall"));
+    assert!(row.pending_changes.is_some_and(|n| n >= 1), "{row:?}");
+    assert_eq!(row.pending_photos, Some(0));
+    assert!(row.last_seen_ms.is_some() && row.revoked_at_ms.is_none());
+    assert!(!row.app_version.is_empty());
     // A member cannot read other devices' logs through the API.
     assert!(matches!(v.device_audit_logs(), Err(Error::InvalidInput(_))));
 

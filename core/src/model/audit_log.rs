@@ -181,6 +181,20 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Vec<AuditProblem> {
     problems
 }
 
+/// What a device last reported about itself for the admin's device registry
+/// (sealed like the rest of the document: the relay never sees it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct DeviceReport {
+    /// The staff member using the device.
+    pub staff_id: String,
+    pub app_version: String,
+    /// Change sets and photos waiting for upload when the device last
+    /// connected (before that sync's uploads).
+    pub pending_changes: u64,
+    pub pending_photos: u64,
+    pub reported_at: Timestamp,
+}
+
 /// The published log of one device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct AuditLog {
@@ -188,6 +202,9 @@ pub struct AuditLog {
     /// The device whose actions this log records.
     pub device_id: String,
     pub entries: Vec<AuditEntry>,
+    /// The device's latest self-report (see [`DeviceReport`]).
+    #[serde(default)]
+    pub report: Option<DeviceReport>,
 }
 
 impl DocumentBody for AuditLog {

@@ -24,8 +24,8 @@ use super::{meta_aad, Vault};
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use crate::model::{
-    verify_chain, AuditAction, AuditEntry, AuditLog, AuditProblem, AuditProblemKind, DocumentId,
-    DocumentKind, Status, Timestamp, GENESIS_HASH,
+    verify_chain, AuditAction, AuditEntry, AuditLog, AuditProblem, AuditProblemKind, DeviceReport,
+    DocumentId, DocumentKind, Status, Timestamp, GENESIS_HASH,
 };
 use crate::store::rows;
 use crate::sync::wire::Role;
@@ -79,6 +79,8 @@ impl AuditBuffer {
 pub struct DeviceAuditLog {
     pub device_id: String,
     pub document_id: DocumentId,
+    /// The device's latest self-report (staff, pending uploads, version).
+    pub report: Option<DeviceReport>,
     pub entries: Vec<AuditEntry>,
     /// Empty when the chain is intact.
     pub problems: Vec<AuditProblem>,
@@ -309,10 +311,13 @@ impl Vault {
     }
 
     /// Copies entries not yet published into this device's [`AuditLog`]
-    /// document (created on first use), which sync then pushes like any
+    /// document (created on first use), together with the device's
+    /// self-report for the admin's registry; sync then pushes it like any
     /// other document. Returns how many entries were published.
     pub fn publish_audit(&self) -> Result<usize> {
         self.flush_audit()?;
+        let (pending_changes, _) = self.outbox_size()?;
+        let (pending_photos, _) = self.photo_transfers_pending()?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let published: u64 = self.sealed_json_in(&tx, PUBLISHED)?.unwrap_or(0);
@@ -320,9 +325,28 @@ impl Vault {
         if let Some(p) = problems.first() {
             return Err(Error::Corrupted(p.to_string()));
         }
-        if fresh.is_empty() {
-            return Ok(0);
-        }
+        let report = DeviceReport {
+            staff_id: self.options.staff_id.clone(),
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            pending_changes,
+            pending_photos,
+            reported_at: self.options.clock.now(),
+        };
+        let same_report = |old: &Option<DeviceReport>, new: &DeviceReport| {
+            old.as_ref().is_some_and(|o| {
+                (
+                    &o.staff_id,
+                    &o.app_version,
+                    o.pending_changes,
+                    o.pending_photos,
+                ) == (
+                    &new.staff_id,
+                    &new.app_version,
+                    new.pending_changes,
+                    new.pending_photos,
+                )
+            })
+        };
         let doc_id = match self.sealed_json_in::<DocumentId>(&tx, LOG_DOC)? {
             Some(id) => id,
             None => {
@@ -332,6 +356,7 @@ impl Vault {
                     envelope,
                     device_id: self.device_id(),
                     entries: Vec::new(),
+                    report: None,
                 };
                 let id = self.insert_in(&tx, log)?;
                 self.put_sealed_json_in(&tx, LOG_DOC, &id)?;
@@ -339,7 +364,14 @@ impl Vault {
             }
         };
         let count = fresh.len();
-        self.update_in::<AuditLog, _>(&tx, &doc_id, move |log| log.entries.extend(fresh))?;
+        self.update_in::<AuditLog, _>(&tx, &doc_id, move |log| {
+            log.entries.extend(fresh);
+            // Only a changed report is a change (not its time), so an idle
+            // device does not push a new version at every sync.
+            if !same_report(&log.report, &report) {
+                log.report = Some(report);
+            }
+        })?;
         self.put_sealed_json_in(&tx, PUBLISHED, &(published + count as u64))?;
         tx.commit()?;
         Ok(count)
@@ -395,6 +427,7 @@ impl Vault {
             logs.push(DeviceAuditLog {
                 device_id: log.device_id,
                 document_id: summary.id,
+                report: log.report,
                 entries: log.entries,
                 problems,
             });

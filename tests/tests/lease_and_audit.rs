@@ -202,3 +202,88 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     // The device's own sealed chain on disk is untouched by all this.
     assert!(v.verify_audit_log().expect("verify").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_rotation_starts_a_new_epoch_when_due_and_members_follow() {
+    use fieldvault::sync::admin::rotate_key_if_due;
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(
+        Backend::Sqlite(root.path().join("relay")),
+        &root.path().join("logs"),
+    );
+    let clock = Arc::new(ManualClock::new(chrono::Local::now().fixed_offset()));
+    let mut admin = Device::with_options(
+        root.path(),
+        "admin",
+        &relay.url,
+        VaultOptions::new("staff-admin").with_clock(clock.clone()),
+    );
+    fieldvault::sync::enrollment::create_workspace(
+        &admin.vault,
+        &admin.config,
+        fieldvault_integration::OPERATOR_TOKEN,
+        72,
+    )
+    .await
+    .expect("workspace");
+    admin.engine = Some(
+        fieldvault::sync::engine::SyncEngine::new(admin.vault.clone(), admin.config.clone())
+            .expect("engine"),
+    );
+    let forest = fieldvault_integration::pair(&admin, root.path(), "forest").await;
+    let month = chrono::Duration::days(30);
+
+    clock.advance(chrono::Duration::days(29));
+    assert_eq!(
+        rotate_key_if_due(&admin.vault, &admin.config, month)
+            .await
+            .expect("not due"),
+        None
+    );
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        rotate_key_if_due(&admin.vault, &admin.config, month)
+            .await
+            .expect("due"),
+        Some(2)
+    );
+    // Just rotated: not due again.
+    assert_eq!(
+        rotate_key_if_due(&admin.vault, &admin.config, month)
+            .await
+            .expect("not due"),
+        None
+    );
+
+    // Written after the rotation, read by the member under the new epoch.
+    let bear = admin
+        .vault
+        .insert(s::bear_sighting(
+            admin.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("bear");
+    admin.sync().await;
+    forest.sync().await;
+    let keys = forest
+        .vault
+        .workspace_keys(
+            &forest
+                .vault
+                .sync_settings()
+                .expect("s")
+                .expect("s")
+                .workspace_id,
+        )
+        .expect("keys");
+    assert_eq!(keys.current_epoch(), Some(2));
+    forest
+        .vault
+        .get::<BearSighting>(&bear)
+        .expect("member reads it");
+
+    // Members cannot rotate.
+    assert!(matches!(
+        rotate_key_if_due(&forest.vault, &forest.config, month).await,
+        Err(Error::InvalidInput(_))
+    ));
+}

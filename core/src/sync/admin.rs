@@ -150,5 +150,34 @@ pub async fn rotate_key(vault: &Vault, config: &ClientConfig) -> Result<u32> {
     if !envelopes.is_empty() {
         client.post_key_envelopes(envelopes).await?;
     }
+    vault.put_sealed_meta(ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(epoch)
+}
+
+/// Sealed meta record: when the admin last started a key epoch (ms).
+pub(crate) const ROTATED_AT: &str = "sync.key_rotated_at";
+
+/// Scheduled rotation: starts a new epoch if the current one is older than
+/// `max_age` (by the vault's clock). Call it from the admin's sync loop or a
+/// timer. Returns the new epoch, or `None` when not due. The first call on a
+/// vault that has no record starts counting from now.
+pub async fn rotate_key_if_due(
+    vault: &Vault,
+    config: &ClientConfig,
+    max_age: chrono::Duration,
+) -> Result<Option<u32>> {
+    admin(vault, config)?;
+    let now = vault.now_ms();
+    let last = vault
+        .get_sealed_meta(ROTATED_AT)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_be_bytes);
+    match last {
+        None => {
+            vault.put_sealed_meta(ROTATED_AT, &now.to_be_bytes())?;
+            Ok(None)
+        }
+        Some(at) if now.saturating_sub(at) < max_age.num_milliseconds() => Ok(None),
+        Some(_) => rotate_key(vault, config).await.map(Some),
+    }
 }

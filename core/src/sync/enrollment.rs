@@ -56,6 +56,8 @@ pub async fn create_workspace(
         last_success_ms: Some(vault.now_ms()),
     };
     vault.enable_sync(&settings)?;
+    // Epoch 1 starts now (for scheduled rotation).
+    vault.put_sealed_meta(super::admin::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(settings)
 }
 

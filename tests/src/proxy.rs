@@ -14,11 +14,13 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Fault {
     /// Forward everything.
     None = 0,
-    /// Close each connection after `cut_after` bytes from the client.
+    /// Close each connection after `cut_after` bytes from the client (counted
+    /// from the connection's start).
     CutAfter = 1,
     /// Stop forwarding (but keep the connection) for `stall` before closing.
     Stall = 2,
-    /// Accept and immediately close.
+    /// Accept and immediately close (and close open connections at their
+    /// next request).
     Refuse = 3,
 }
 
@@ -79,20 +81,15 @@ async fn handle(
     cut_after: Arc<AtomicU64>,
     injected: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
-    let mode = fault.load(Ordering::SeqCst);
-    if mode == Fault::Refuse as u8 {
+    if fault.load(Ordering::SeqCst) == Fault::Refuse as u8 {
         injected.fetch_add(1, Ordering::SeqCst);
         return Ok(());
     }
     let mut server = TcpStream::connect(upstream).await?;
-    let limit = if mode == Fault::CutAfter as u8 {
-        cut_after.load(Ordering::SeqCst)
-    } else {
-        u64::MAX
-    };
-    let stall = mode == Fault::Stall as u8;
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
+    // The fault is read again for every read, so connections kept alive by
+    // the client's pool are affected too.
     let upstream_copy = async {
         let mut sent = 0u64;
         let mut buf = vec![0u8; 16 * 1024];
@@ -101,7 +98,17 @@ async fn handle(
             if n == 0 {
                 return Ok::<_, std::io::Error>(());
             }
-            if stall {
+            let mode = fault.load(Ordering::SeqCst);
+            if mode == Fault::Refuse as u8 {
+                injected.fetch_add(1, Ordering::SeqCst);
+                return Ok(());
+            }
+            let limit = if mode == Fault::CutAfter as u8 {
+                cut_after.load(Ordering::SeqCst)
+            } else {
+                u64::MAX
+            };
+            if mode == Fault::Stall as u8 {
                 injected.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 return Ok(());

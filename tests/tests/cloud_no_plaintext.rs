@@ -143,9 +143,7 @@ fn which(name: &str) -> Result<PathBuf, ()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_relay_dump_and_logs_hold_no_plaintext() {
-    let url = std::env::var("FIELDVAULT_TEST_POSTGRES").expect(
-        "FIELDVAULT_TEST_POSTGRES is not set: scripts/test starts PostgreSQL (scripts/postgres-up)",
-    );
+    let url = fieldvault_integration::postgres_url();
     let root = tempfile::tempdir().expect("tempdir");
     let logs = root.path().join("logs");
     let relay = RelayProcess::start(Backend::Postgres(url.clone()), &logs);

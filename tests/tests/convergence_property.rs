@@ -114,14 +114,15 @@ fn random_edit(
     None
 }
 
-/// Every device's documents (and each photo's display bytes), for comparison.
-fn state(
-    device: &Device,
-) -> (
+/// A device's documents, their contents and each photo's display bytes.
+type DeviceState = (
     BTreeSet<DocumentId>,
     Vec<(DocumentId, AnyDocument)>,
     Vec<Vec<u8>>,
-) {
+);
+
+/// Every device's documents (and each photo's display bytes), for comparison.
+fn state(device: &Device) -> DeviceState {
     let v = &device.vault;
     let ids: BTreeSet<_> = v
         .list(&Default::default())

@@ -26,14 +26,20 @@ pub fn relay_binary() -> PathBuf {
     let bin = target_dir.join("fieldvault-relay");
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Benches run from target/release: build the relay there too.
+        let release = target_dir.file_name().is_some_and(|n| n == "release");
+        let mut args = vec![
+            "build",
+            "-p",
+            "fieldvault-relay",
+            "--bin",
+            "fieldvault-relay",
+        ];
+        if release {
+            args.push("--release");
+        }
         let status = Command::new(cargo)
-            .args([
-                "build",
-                "-p",
-                "fieldvault-relay",
-                "--bin",
-                "fieldvault-relay",
-            ])
+            .args(&args)
             .status()
             .expect("cargo build relay");
         assert!(status.success(), "building the relay failed");
@@ -126,6 +132,11 @@ impl RelayProcess {
             backend,
             log,
         }
+    }
+
+    /// The relay's process id (for memory measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill(&mut self) {

@@ -1,0 +1,221 @@
+//! Sync throughput against the transport's own cost: one device pushes
+//! 1,000 documents and 50 photos through a relay process on 127.0.0.1 and a
+//! second device pulls them; side by side, `curl` uploads and downloads the
+//! same number of bytes over HTTP/1.1 on loopback to a minimal sink server
+//! in this process. Prints times and ratios (goal ≤ 1.2×).
+//!
+//! Run: `cargo bench -p fieldvault-integration --bench sync_vs_curl`
+//! (needs the shared corpus and `curl`; builds the release relay on demand).
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
+use fieldvault::sample_data as s;
+use fieldvault::{PhotoVariant, RetentionRules, VaultOptions};
+use fieldvault_integration::{corpus, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const DOCS: usize = 1000;
+const PHOTOS: usize = 50;
+
+/// A bare HTTP/1.1 sink: accepts any request, reads `Content-Length` bytes
+/// and answers 200; `GET /N` answers with N bytes. Just enough for curl.
+async fn sink() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if sock.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let length = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut buf = vec![0u8; 1 << 20];
+                let mut left = length;
+                while left > 0 {
+                    let n = sock.read(&mut buf[..left.min(1 << 20)]).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    left -= n;
+                }
+                if let Some(n) = text
+                    .strip_prefix("get /")
+                    .and_then(|r| r.split_whitespace().next())
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    let _ = sock
+                        .write_all(
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").as_bytes(),
+                        )
+                        .await;
+                    let chunk = vec![7u8; 1 << 20];
+                    let mut left = n;
+                    while left > 0 {
+                        let k = left.min(chunk.len());
+                        if sock.write_all(&chunk[..k]).await.is_err() {
+                            return;
+                        }
+                        left -= k;
+                    }
+                } else {
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn curl(args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let status = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--http1.1"])
+        .args(args)
+        .status()
+        .expect("curl");
+    assert!(status.success(), "curl failed");
+    start.elapsed()
+}
+
+fn keep_all(name: &str) -> VaultOptions {
+    let mut o = VaultOptions::new(format!("staff-{name}"));
+    o.retention = RetentionRules(Default::default());
+    o
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(
+        Backend::Sqlite(root.path().join("relay")),
+        &root.path().join("logs"),
+    );
+    let mut office = Device::with_options(root.path(), "office", &relay.url, keep_all("office"));
+    fieldvault::sync::enrollment::create_workspace(
+        &office.vault,
+        &office.config,
+        OPERATOR_TOKEN,
+        72,
+    )
+    .await
+    .expect("workspace");
+    office.engine = Some(
+        fieldvault::sync::engine::SyncEngine::new(office.vault.clone(), office.config.clone())
+            .expect("engine"),
+    );
+    let field = Device::with_options(root.path(), "field", &relay.url, keep_all("field"));
+    let field = pair_device(&office, field).await;
+
+    // Offline work on the field device (not timed).
+    let dir = corpus().join("photos/orientation/recurser");
+    let photo_files: Vec<Vec<u8>> = (0..9)
+        .flat_map(|i| [format!("Landscape_{i}.jpg"), format!("Portrait_{i}.jpg")])
+        .map(|n| std::fs::read(dir.join(n)).expect("corpus photo"))
+        .collect();
+    let v = &field.vault;
+    let (mut photo_bytes, mut photo_count) = (0usize, 0usize);
+    for i in 0..DOCS {
+        let id = match i % 3 {
+            0 => v.insert(s::bear_sighting(
+                v.new_envelope::<BearSighting>(s::MUNICIPALITY),
+            )),
+            1 => v.insert(s::damage_report(
+                v.new_envelope::<DamageReport>(s::MUNICIPALITY),
+            )),
+            _ => v.insert(s::tax_assist(v.new_envelope::<TaxAssist>(s::MUNICIPALITY))),
+        }
+        .expect("insert");
+        if i % 3 != 2 && photo_count < PHOTOS {
+            photo_count += 1;
+            let p = v
+                .ingest_photo(&id, &photo_files[i % photo_files.len()], None)
+                .expect("photo");
+            photo_bytes += p.byte_size as usize
+                + v.photo(&id, &p.id, PhotoVariant::Thumbnail)
+                    .expect("thumb")
+                    .len();
+        }
+    }
+    let (entries, entry_bytes) = v.outbox_size().expect("outbox");
+    let (photos, _) = v.photo_transfers_pending().expect("pending");
+    // Sealed payload: changes + both photo variants, + 28 bytes per sealed item.
+    let bytes = entry_bytes as usize + photo_bytes;
+    println!(
+        "payload: {entries} change sets ({:.1} MB) + {} photo variants ({:.1} MB) = {:.1} MB",
+        entry_bytes as f64 / 1e6,
+        photos,
+        photo_bytes as f64 / 1e6,
+        bytes as f64 / 1e6
+    );
+
+    let addr = sink().await;
+    let mut file = tempfile::NamedTempFile::new().expect("file");
+    file.write_all(&vec![0x5au8; bytes]).expect("write");
+    let path = file.path().to_string_lossy().into_owned();
+    let url = format!("http://{addr}/upload");
+    let get = format!("http://{addr}/{bytes}");
+    // Warm-up.
+    curl(&["--data-binary", &format!("@{path}"), &url]);
+
+    let start = Instant::now();
+    let pushed = field.sync().await;
+    let push = start.elapsed();
+    let start = Instant::now();
+    let pulled = office.sync().await;
+    let pull = start.elapsed();
+    // The office also pulls the field device's audit log and report.
+    assert!(pulled.pulled >= DOCS, "everything arrived: {pulled:?}");
+    assert_eq!(
+        office
+            .vault
+            .list(&Default::default())
+            .expect("list")
+            .documents
+            .len(),
+        DOCS
+    );
+
+    let mut ups: Vec<Duration> = (0..3)
+        .map(|_| curl(&["--data-binary", &format!("@{path}"), &url]))
+        .collect();
+    let mut downs: Vec<Duration> = (0..3).map(|_| curl(&[&get])).collect();
+    ups.sort();
+    downs.sort();
+    let (up, down) = (ups[1], downs[1]);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "field device push (sync_once): {:>8.1} ms  ({pushed:?})",
+        ms(push)
+    );
+    println!("office device pull (sync_once): {:>7.1} ms", ms(pull));
+    println!(
+        "curl upload of the same bytes:  {:>8.1} ms   ratio {:.2}x",
+        ms(up),
+        push.as_secs_f64() / up.as_secs_f64()
+    );
+    println!(
+        "curl download of the same bytes: {:>7.1} ms   ratio {:.2}x",
+        ms(down),
+        pull.as_secs_f64() / down.as_secs_f64()
+    );
+    println!(
+        "end to end (push + pull) vs curl up + down: {:.2}x",
+        (push + pull).as_secs_f64() / (up + down).as_secs_f64()
+    );
+}

@@ -1,0 +1,332 @@
+//! Commands that talk to the relay: enroll, sync, workspace, device, key.
+use std::time::{Duration, Instant};
+
+use fieldvault::sync::client::ClientConfig;
+use fieldvault::sync::engine::{verify_wipe_receipt, SyncEngine};
+use fieldvault::sync::wire::{DeviceInfo, Role};
+use fieldvault::sync::{admin, enrollment};
+use serde_json::json;
+
+use crate::cli::{EnrollArgs, Global, PairArgs, RevokeArgs, WorkspaceCreateArgs};
+use crate::error::{CliError, CliResult, ExitCode};
+use crate::output::{line, print_json, spinner};
+use crate::vault_access::{self, client_config, runtime, OPERATOR_TOKEN_ENV};
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+pub fn workspace_create(g: &Global, args: &WorkspaceCreateArgs) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let token = vault_access::secret(OPERATOR_TOKEN_ENV, "Relay operator token: ")?;
+    let config = ClientConfig::new(args.relay.trim_end_matches('/'));
+    let rt = runtime()?;
+    let pb = spinner(g.json, "creating the workspace on the relay");
+    let settings = rt.block_on(enrollment::create_workspace(
+        &vault,
+        &config,
+        token.as_str(),
+        args.lease_hours,
+    ));
+    pb.finish_and_clear();
+    let settings = settings?;
+    if g.json {
+        return print_json(&json!({
+            "workspace_id": settings.workspace_id,
+            "relay": settings.relay_url,
+            "admin_device_id": vault.device_id(),
+            "epoch": 1,
+        }));
+    }
+    line(format!(
+        "Workspace {} created on {}",
+        settings.workspace_id, settings.relay_url
+    ));
+    line("This desktop is its admin device. Next: `fieldvault device pair` for each phone.");
+    Ok(())
+}
+
+pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let config = client_config(&vault)?;
+    let rt = runtime()?;
+    let (pairing, qr) = rt.block_on(enrollment::start_pairing(
+        &vault,
+        &config,
+        Duration::from_secs(args.timeout.max(60)),
+    ))?;
+    let qr_text = qr.encode();
+    if let Some(path) = &args.qr_out {
+        write_private(path, qr_text.as_bytes())?;
+    }
+    // The QR text is what the admin's screen shows: print it at once, on its
+    // own line, so the other device (or a script) can take it while we wait.
+    if g.json {
+        line(json!({ "event": "qr", "qr": qr_text }).to_string());
+    } else {
+        line("Enrollment QR text (single use; show it only to the new device):");
+        line(&qr_text);
+        eprintln!("On the new device: fieldvault enroll --qr '<the text above>'");
+    }
+    let pb = spinner(g.json, "waiting for the device to enroll");
+    let result = rt.block_on(enrollment::complete_pairing(
+        &vault,
+        &config,
+        pairing,
+        Duration::from_secs(args.timeout),
+    ));
+    pb.finish_and_clear();
+    if let Some(path) = &args.qr_out {
+        // Used or expired either way: do not leave the secret lying around.
+        let _ = std::fs::remove_file(path);
+    }
+    let device_id = result?;
+    if g.json {
+        line(json!({ "event": "paired", "device_id": device_id }).to_string());
+    } else {
+        line(format!(
+            "Paired device {device_id}; it has the workspace keys."
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a file readable only by the owner (the QR text holds a secret).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> CliResult<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(|e| CliError::io("cannot create", path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| CliError::io("cannot write", path, e))
+}
+
+pub fn enroll(g: &Global, args: &EnrollArgs) -> CliResult<()> {
+    let qr = match (&args.qr, &args.qr_file) {
+        (Some(text), _) => text.trim().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::io("cannot read", path, e))?
+            .trim()
+            .to_owned(),
+        (None, None) => return Err(CliError::usage("give --qr TEXT or --qr-file FILE")),
+    };
+    let vault = vault_access::open(g)?;
+    let rt = runtime()?;
+    let pb = spinner(
+        g.json,
+        "enrolling and waiting for the admin to deliver the keys",
+    );
+    let result = rt.block_on(enrollment::join_workspace(
+        &vault,
+        &qr,
+        &args.name,
+        Duration::from_secs(args.timeout),
+        None,
+    ));
+    pb.finish_and_clear();
+    let settings = result?;
+    if g.json {
+        return print_json(&json!({
+            "workspace_id": settings.workspace_id,
+            "relay": settings.relay_url,
+            "device_id": vault.device_id(),
+            "role": role_name(settings.role),
+        }));
+    }
+    line(format!(
+        "Enrolled in workspace {} as device {}. Run `fieldvault sync`.",
+        settings.workspace_id,
+        vault.device_id()
+    ));
+    Ok(())
+}
+
+pub fn sync(g: &Global) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let config = client_config(&vault)?;
+    let engine = SyncEngine::new(vault.clone(), config)?;
+    let rt = runtime()?;
+    let pb = spinner(g.json, "syncing");
+    let watch = {
+        let mut rx = engine.subscribe();
+        let pb = pb.clone();
+        rt.spawn(async move {
+            while rx.changed().await.is_ok() {
+                let transfer = rx.borrow().current_transfer.clone();
+                if let Some(t) = transfer {
+                    pb.set_message(t);
+                }
+            }
+        })
+    };
+    let result = rt.block_on(engine.sync_once());
+    watch.abort();
+    pb.finish_and_clear();
+    let report = result?;
+    if g.json {
+        return print_json(&json!({ "report": report }));
+    }
+    line(format!(
+        "Synced: {} sent, {} received, {} photo(s) up, {} photo(s) down, {} purged, {} rejected",
+        report.pushed,
+        report.pulled,
+        report.photos_uploaded,
+        report.photos_downloaded,
+        report.purged,
+        report.rejected
+    ));
+    Ok(())
+}
+
+fn device_json(d: &DeviceInfo, ws: &str) -> serde_json::Value {
+    let receipt_valid = d
+        .wipe_receipt
+        .as_ref()
+        .map(|r| verify_wipe_receipt(r, &d.keys.signing_public, ws, &d.keys.device_id).is_some());
+    json!({
+        "device_id": d.keys.device_id,
+        "name": d.device_name,
+        "role": role_name(d.role),
+        "app_version": d.app_version,
+        "enrolled_at": ms_to_rfc3339(d.enrolled_at_ms),
+        "last_seen_at": d.last_seen_ms.map(ms_to_rfc3339),
+        "revoked_at": d.revoked_at_ms.map(ms_to_rfc3339),
+        "wipe_receipt": d.wipe_receipt.is_some(),
+        "wipe_receipt_valid": receipt_valid,
+        "key_epochs": d.key_epochs,
+    })
+}
+
+pub fn device_list(g: &Global) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let config = client_config(&vault)?;
+    let ws = vault
+        .sync_settings()?
+        .map(|s| s.workspace_id)
+        .unwrap_or_default();
+    let rt = runtime()?;
+    let list = rt.block_on(admin::list_devices(&vault, &config))?;
+    let devices: Vec<_> = list.devices.iter().map(|d| device_json(d, &ws)).collect();
+    if g.json {
+        return print_json(&json!({
+            "workspace_id": ws,
+            "current_epoch": list.current_epoch,
+            "lease_hours": list.lease_hours,
+            "devices": devices,
+        }));
+    }
+    line(format!("Workspace {ws}, key epoch {}", list.current_epoch));
+    for d in &list.devices {
+        let state = match (d.revoked_at_ms, &d.wipe_receipt) {
+            (None, _) => "active".to_owned(),
+            (Some(_), None) => "revoked, not yet wiped".to_owned(),
+            (Some(_), Some(r)) => {
+                if verify_wipe_receipt(r, &d.keys.signing_public, &ws, &d.keys.device_id).is_some()
+                {
+                    "revoked, wipe receipt verified".to_owned()
+                } else {
+                    "revoked, wipe receipt INVALID".to_owned()
+                }
+            }
+        };
+        line(format!(
+            "{}  {:<6} {:<20} {}",
+            d.keys.device_id,
+            role_name(d.role),
+            d.device_name,
+            state
+        ));
+    }
+    Ok(())
+}
+
+pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let config = client_config(&vault)?;
+    let ws = vault
+        .sync_settings()?
+        .map(|s| s.workspace_id)
+        .unwrap_or_default();
+    let rt = runtime()?;
+    let epoch = rt.block_on(admin::revoke_device(&vault, &config, &args.device_id))?;
+    let mut wiped = None;
+    if let Some(secs) = args.wait_wipe {
+        let pb = spinner(g.json, "waiting for the device's wipe receipt");
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        wiped = Some(false);
+        loop {
+            let list = rt.block_on(admin::list_devices(&vault, &config))?;
+            let verified = list.devices.iter().any(|d| {
+                d.keys.device_id == args.device_id
+                    && d.wipe_receipt.as_ref().is_some_and(|r| {
+                        verify_wipe_receipt(r, &d.keys.signing_public, &ws, &d.keys.device_id)
+                            .is_some()
+                    })
+            });
+            if verified {
+                wiped = Some(true);
+                break;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        pb.finish_and_clear();
+    }
+    if g.json {
+        print_json(&json!({
+            "revoked": args.device_id,
+            "epoch": epoch,
+            "wipe_receipt_verified": wiped,
+        }))?;
+    } else {
+        line(format!(
+            "Revoked {}; the workspace key rotated to epoch {epoch}.",
+            args.device_id
+        ));
+        match wiped {
+            Some(true) => line("The device wiped itself; its signed receipt is verified."),
+            Some(false) => line("No wipe receipt yet: the device has not been online since."),
+            None => line("It wipes itself the next time it contacts the relay (`device list` shows the receipt)."),
+        }
+    }
+    if wiped == Some(false) {
+        return Err(CliError::new(
+            ExitCode::Network,
+            "the device did not report its wipe in time (it stays revoked)",
+        ));
+    }
+    Ok(())
+}
+
+pub fn key_rotate(g: &Global) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let config = client_config(&vault)?;
+    let rt = runtime()?;
+    let epoch = rt.block_on(admin::rotate_key(&vault, &config))?;
+    if g.json {
+        return print_json(&json!({ "epoch": epoch }));
+    }
+    line(format!(
+        "The workspace key rotated to epoch {epoch}; devices fetch it on their next sync."
+    ));
+    Ok(())
+}

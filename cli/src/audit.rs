@@ -12,6 +12,6 @@ use crate::error::CliResult;
 pub fn record_exports(vault: &Vault, ids: &[DocumentId], format: &str) -> CliResult<usize> {
     // PENDING: the core audit log (`Vault::record_audit(AuditAction::Export, ..)`)
     // is being written on main; until it lands this records nothing.
-    let _ = (vault, format);
-    Ok(ids.len() * 0)
+    let _ = (vault, ids, format);
+    Ok(0)
 }

@@ -48,6 +48,8 @@ Exit codes:
 pub struct CliError {
     pub code: ExitCode,
     pub message: String,
+    /// The command already put the error into its JSON output.
+    pub reported: bool,
 }
 
 impl CliError {
@@ -55,6 +57,7 @@ impl CliError {
         Self {
             code,
             message: message.into(),
+            reported: false,
         }
     }
 
@@ -73,6 +76,17 @@ impl CliError {
     /// A file-system error on `path` (the path is ours, never a field value).
     pub fn io(what: &str, path: &std::path::Path, e: std::io::Error) -> Self {
         Self::new(ExitCode::Io, format!("{what} {}: {e}", path.display()))
+    }
+
+    /// Marks the error as already part of the command's JSON output.
+    pub fn reported(mut self) -> Self {
+        self.reported = true;
+        self
+    }
+
+    /// The JSON form of the error (`{"exit_code", "kind", "message"}`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "exit_code": self.code as u8, "kind": self.kind(), "message": self.message })
     }
 
     /// A stable machine-readable name of the exit code, for `--json` errors.

@@ -25,6 +25,8 @@ use crate::error::{CliError, CliResult};
 use crate::export::sapporo_ward_code;
 
 pub const HEADER: [&str; 7] = ["日付", "時刻", "区", "出没場所", "緯度", "経度", "状況"];
+/// Largest CSV accepted.
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// 札幌市.
 pub const SAPPORO: &str = "011002";
 
@@ -55,13 +57,38 @@ pub struct ParseOutcome {
 /// Parses the whole file. `envelope` makes a fresh envelope for a
 /// municipality code (the vault's `new_envelope`).
 pub fn parse(
-    input: impl Read,
+    mut input: impl Read,
     mut envelope: impl FnMut(&str) -> Envelope,
 ) -> CliResult<ParseOutcome> {
+    // Municipal CSVs are small; reading the file whole lets rows be reported
+    // by their physical line (csv counts records, not newlines inside cells).
+    let mut text = Vec::new();
+    input
+        .by_ref()
+        .take(MAX_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| {
+            CliError::new(
+                crate::error::ExitCode::Io,
+                format!("cannot read the CSV: {e}"),
+            )
+        })?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(CliError::invalid("the CSV is larger than 64 MiB"));
+    }
+    let line_of = |byte: u64| -> u64 {
+        // csv may place a record's start on the line break that ends the
+        // previous record (CRLF): skip breaks to the record's first byte.
+        let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+        while end < text.len() && matches!(text[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        1 + text[..end].iter().filter(|b| **b == b'\n').count() as u64
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(text.as_slice());
     let headers = reader.headers()?.clone();
     let names: Vec<String> = headers
         .iter()
@@ -98,7 +125,7 @@ pub fn parse(
                 // A broken row (bad UTF-8, for instance) is reported; reading goes on
                 // only if the reader can resynchronise, which csv does per record.
                 row += 1;
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_of(p.byte()));
                 out.rejected.push(Rejected {
                     row,
                     line,
@@ -112,7 +139,7 @@ pub fn parse(
             }
         }
         row += 1;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_of(p.byte()));
         let cell = |i: usize| record.get(idx[i]).unwrap_or("").trim();
         if record.iter().all(|c| c.trim().is_empty()) {
             continue; // blank line at the end of a file

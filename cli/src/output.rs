@@ -26,10 +26,8 @@ pub fn line(text: impl AsRef<str>) {
 /// Reports an error: JSON on stdout in `--json` mode (so scripts always get
 /// one JSON document), and always a line on stderr.
 pub fn print_error(json: bool, e: &CliError) {
-    if json {
-        let _ = print_json(&serde_json::json!({
-            "error": { "exit_code": e.code as u8, "kind": e.kind(), "message": e.message }
-        }));
+    if json && !e.reported {
+        let _ = print_json(&serde_json::json!({ "error": e.to_json() }));
     }
     eprintln!("error: {}", e.message);
 }

@@ -19,6 +19,21 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// Admin commands are refused on a member device (exit 8), before any request.
+fn require_admin(vault: &fieldvault::Vault) -> CliResult<()> {
+    match vault.sync_settings()? {
+        Some(s) if s.role == Role::Admin => Ok(()),
+        Some(_) => Err(CliError::new(
+            ExitCode::Refused,
+            "only the workspace admin device can do this (this vault is a member)",
+        )),
+        None => Err(CliError::new(
+            ExitCode::Vault,
+            "this vault is not enrolled in a workspace (use `workspace create` or `enroll`)",
+        )),
+    }
+}
+
 fn ms_to_rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339())
@@ -57,6 +72,7 @@ pub fn workspace_create(g: &Global, args: &WorkspaceCreateArgs) -> CliResult<()>
 
 pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
     let vault = vault_access::open(g)?;
+    require_admin(&vault)?;
     let config = client_config(&vault)?;
     let rt = runtime()?;
     let (pairing, qr) = rt.block_on(enrollment::start_pairing(
@@ -89,7 +105,18 @@ pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
         // Used or expired either way: do not leave the secret lying around.
         let _ = std::fs::remove_file(path);
     }
-    let device_id = result?;
+    let device_id = match result {
+        Ok(id) => id,
+        Err(e) => {
+            let e = CliError::from(e);
+            if g.json {
+                // JSON lines: the error is this command's last event.
+                line(json!({ "event": "error", "error": e.to_json() }).to_string());
+                return Err(e.reported());
+            }
+            return Err(e);
+        }
+    };
     if g.json {
         line(json!({ "event": "paired", "device_id": device_id }).to_string());
     } else {
@@ -216,6 +243,7 @@ fn device_json(d: &DeviceInfo, ws: &str) -> serde_json::Value {
 
 pub fn device_list(g: &Global) -> CliResult<()> {
     let vault = vault_access::open(g)?;
+    require_admin(&vault)?;
     let config = client_config(&vault)?;
     let ws = vault
         .sync_settings()?
@@ -259,6 +287,7 @@ pub fn device_list(g: &Global) -> CliResult<()> {
 
 pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
     let vault = vault_access::open(g)?;
+    require_admin(&vault)?;
     let config = client_config(&vault)?;
     let ws = vault
         .sync_settings()?
@@ -291,11 +320,18 @@ pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
         }
         pb.finish_and_clear();
     }
+    let late = (wiped == Some(false)).then(|| {
+        CliError::new(
+            ExitCode::Network,
+            "the device did not report its wipe in time (it stays revoked)",
+        )
+    });
     if g.json {
         print_json(&json!({
             "revoked": args.device_id,
             "epoch": epoch,
             "wipe_receipt_verified": wiped,
+            "error": late.as_ref().map(CliError::to_json),
         }))?;
     } else {
         line(format!(
@@ -308,17 +344,16 @@ pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
             None => line("It wipes itself the next time it contacts the relay (`device list` shows the receipt)."),
         }
     }
-    if wiped == Some(false) {
-        return Err(CliError::new(
-            ExitCode::Network,
-            "the device did not report its wipe in time (it stays revoked)",
-        ));
+    match late {
+        Some(e) if g.json => Err(e.reported()),
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub fn key_rotate(g: &Global) -> CliResult<()> {
     let vault = vault_access::open(g)?;
+    require_admin(&vault)?;
     let config = client_config(&vault)?;
     let rt = runtime()?;
     let epoch = rt.block_on(admin::rotate_key(&vault, &config))?;

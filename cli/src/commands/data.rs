@@ -90,8 +90,15 @@ pub fn import(g: &Global, args: &ImportArgs) -> CliResult<()> {
     }
     rejected.sort_by_key(|r| r.row);
     let accepted = valid;
+    let strict_error = (args.strict && !rejected.is_empty()).then(|| {
+        CliError::new(
+            ExitCode::RowsRejected,
+            format!("{} row(s) were rejected (--strict)", rejected.len()),
+        )
+    });
     if g.json {
         print_json(&json!({
+            "error": strict_error.as_ref().map(CliError::to_json),
             "file": args.file,
             "dry_run": args.dry_run,
             "imported": if args.dry_run { 0 } else { imported.len() },
@@ -117,11 +124,9 @@ pub fn import(g: &Global, args: &ImportArgs) -> CliResult<()> {
             ));
         }
     }
-    if args.strict && !rejected.is_empty() {
-        return Err(CliError::new(
-            ExitCode::RowsRejected,
-            format!("{} row(s) were rejected (--strict)", rejected.len()),
-        ));
+    match strict_error {
+        Some(e) if g.json => Err(e.reported()),
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }

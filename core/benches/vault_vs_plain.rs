@@ -234,6 +234,7 @@ impl Plain {
                 schema_version: env.schema_version,
                 photo_count: env.photos.len() as u32,
                 acknowledged_at: None,
+                locked: false,
             },
             head_seq: seq,
             snapshot_seq: 0,
@@ -391,6 +392,7 @@ fn run_plain() -> Timings {
                 AnyDocument::DamageReport(autosurgeon::hydrate(&doc).expect("hydrate"))
             }
             K::TaxAssist => AnyDocument::TaxAssist(autosurgeon::hydrate(&doc).expect("hydrate")),
+            K::AuditLog => unreachable!("the benchmark stores no audit logs"),
         };
         std::hint::black_box(any);
     }

@@ -143,15 +143,18 @@ pub fn provider() -> PassphraseKeyProvider {
 
 impl Device {
     pub fn new(root: &Path, name: &str, relay_url: &str) -> Self {
+        Self::with_options(
+            root,
+            name,
+            relay_url,
+            VaultOptions::new(format!("staff-{name}")),
+        )
+    }
+
+    /// A device whose vault uses `options` (for example a manual clock).
+    pub fn with_options(root: &Path, name: &str, relay_url: &str, options: VaultOptions) -> Self {
         let dir = root.join(name);
-        let vault = Arc::new(
-            Vault::create(
-                &dir,
-                &provider(),
-                VaultOptions::new(format!("staff-{name}")),
-            )
-            .expect("vault"),
-        );
+        let vault = Arc::new(Vault::create(&dir, &provider(), options).expect("vault"));
         Self {
             name: name.into(),
             dir,
@@ -199,7 +202,14 @@ pub async fn workspace(root: &Path, relay_url: &str, members: &[&str]) -> (Devic
 
 /// Pairs a new device with the admin, both running concurrently as at the office.
 pub async fn pair(admin: &Device, root: &Path, name: &str) -> Device {
-    let mut device = Device::new(root, name, &admin.config.relay_url);
+    let device = Device::new(root, name, &admin.config.relay_url);
+    pair_device(admin, device).await
+}
+
+/// Pairs an already created (not yet enrolled) device with the admin.
+pub async fn pair_device(admin: &Device, mut device: Device) -> Device {
+    let name = device.name.clone();
+    let name = name.as_str();
     let (pairing, qr) =
         enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
             .await

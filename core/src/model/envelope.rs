@@ -21,7 +21,8 @@ use super::geo::GeoPoint;
 use super::time::Timestamp;
 use super::validation::{FieldErrorCode, ParseError, ValidationErrors};
 
-/// The three document kinds.
+/// The document kinds: three kinds of field record, plus each device's
+/// audit log (kept apart from listings unless asked for).
 #[derive(
     Debug,
     Clone,
@@ -47,10 +48,14 @@ pub enum DocumentKind {
     /// 被害報告 (FDMA 第4号様式 damage report).
     #[autosurgeon(rename = "damage_report")]
     DamageReport,
+    /// 監査ログ: one device's audit log (see [`crate::model::AuditLog`]).
+    #[autosurgeon(rename = "audit_log")]
+    AuditLog,
 }
 
 impl DocumentKind {
-    /// All kinds, in declaration order.
+    /// The three kinds of field record, in declaration order (the audit
+    /// log is not a record a user fills in).
     pub const ALL: [DocumentKind; 3] = [
         DocumentKind::TaxAssist,
         DocumentKind::BearSighting,
@@ -63,7 +68,13 @@ impl DocumentKind {
             DocumentKind::TaxAssist => "tax_assist",
             DocumentKind::BearSighting => "bear_sighting",
             DocumentKind::DamageReport => "damage_report",
+            DocumentKind::AuditLog => "audit_log",
         }
+    }
+
+    /// Kinds holding personal data that an expired offline lease locks.
+    pub fn is_sensitive(self) -> bool {
+        matches!(self, DocumentKind::TaxAssist)
     }
 }
 
@@ -72,6 +83,7 @@ impl FromStr for DocumentKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain([DocumentKind::AuditLog])
             .find(|k| k.as_str() == s)
             .ok_or(ParseError::DocumentKind)
     }

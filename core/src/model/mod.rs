@@ -10,13 +10,15 @@
 //!
 //! Each body starts with an [`Envelope`] (id, kind, municipality, timestamps,
 //! author, status, photos) and implements [`DocumentBody`], over which the
-//! vault is generic. [`AnyDocument`] gives untyped access.
+//! vault is generic. [`AnyDocument`] gives untyped access to the three record
+//! kinds. Each device's [`AuditLog`] is a fourth, internal kind.
 //!
 //! Building blocks: [`Timestamp`] / [`LocalDate`] (RFC 3339 / ISO strings),
 //! [`Narrative`] (free text that merges character-wise), [`Count`] (never a
 //! silent zero), [`GeoPoint`], and [`ValidationErrors`] (field-level errors
 //! whose messages never contain values). [`MyNumber`] (個人番号) is
 //! intentionally not storable in any document.
+mod audit_log;
 mod bear_sighting;
 mod count;
 mod damage_report;
@@ -28,6 +30,7 @@ mod tax_assist;
 mod time;
 mod validation;
 
+pub use audit_log::*;
 pub use bear_sighting::*;
 pub use count::*;
 pub use damage_report::*;

@@ -32,7 +32,7 @@ impl PhotoPolicy {
     pub fn for_kind(kind: DocumentKind) -> Self {
         Self {
             keep_position: match kind {
-                DocumentKind::TaxAssist => false,
+                DocumentKind::TaxAssist | DocumentKind::AuditLog => false,
                 DocumentKind::BearSighting | DocumentKind::DamageReport => true,
             },
             keep_time: true,

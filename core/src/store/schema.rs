@@ -1,4 +1,5 @@
-//! The database schema. Version 1.
+//! The database schema. Version 2 (version 1 lacked the `audit` table;
+//! [`migrate`] adds it).
 //!
 //! Row ids (`doc`, `name`) are HMAC-SHA256 keyed hashes; `sealed`/`wrapped`
 //! columns are AES-256-GCM blobs. The only plaintext integers are sequence
@@ -7,7 +8,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `application_id` in the SQLite header: "FVLT". Lets `open` recognise a vault
 /// before touching any key.
@@ -60,6 +61,10 @@ CREATE TABLE photo_transfers (
 CREATE TABLE purged (
     doc BLOB PRIMARY KEY
 ) WITHOUT ROWID;
+CREATE TABLE audit (
+    seq    INTEGER PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
 CREATE TABLE secrets (
     doc         BLOB NOT NULL,
     name        BLOB NOT NULL,
@@ -73,6 +78,29 @@ pub fn create(conn: &Connection) -> Result<()> {
     conn.execute_batch(CREATE)?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+const V2_AUDIT: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq    INTEGER PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+";
+
+/// Brings an older vault up to [`SCHEMA_VERSION`], in one transaction. Run
+/// only after the key has been checked, so a wrong key changes nothing.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    if version < 2 {
+        tx.execute_batch(V2_AUDIT)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
     Ok(())
 }
 

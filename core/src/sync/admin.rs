@@ -45,6 +45,69 @@ pub async fn list_devices(vault: &Vault, config: &ClientConfig) -> Result<Device
     client.devices().await
 }
 
+/// One row of the admin's device registry: what the relay knows (name,
+/// enrolment, last contact, revocation, version) joined with what the device
+/// reported about itself inside its sealed audit-log document (staff member,
+/// pending uploads), which the relay cannot read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub name: String,
+    pub role: Role,
+    pub app_version: String,
+    pub enrolled_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+    /// When the device wiped itself, from its verified signed receipt.
+    pub wiped_at_ms: Option<i64>,
+    /// From the device's last synced self-report (`None` before its first sync).
+    pub staff_id: Option<String>,
+    pub pending_changes: Option<u64>,
+    pub pending_photos: Option<u64>,
+    pub reported_at: Option<crate::model::Timestamp>,
+}
+
+/// The device registry (admin only). Sync the admin vault first for fresh
+/// self-reports.
+pub async fn device_registry(vault: &Vault, config: &ClientConfig) -> Result<Vec<DeviceRecord>> {
+    let (settings, client, _) = admin(vault, config)?;
+    let list = client.devices().await?;
+    let logs = vault.device_audit_logs()?;
+    Ok(list
+        .devices
+        .into_iter()
+        .map(|d| {
+            let id = d.keys.device_id.clone();
+            let report = logs
+                .iter()
+                .find(|l| l.device_id == id)
+                .and_then(|l| l.report.clone());
+            let wiped_at_ms = d.wipe_receipt.as_deref().and_then(|r| {
+                super::engine::verify_wipe_receipt(
+                    r,
+                    &d.keys.signing_public,
+                    &settings.workspace_id,
+                    &id,
+                )
+            });
+            DeviceRecord {
+                device_id: id,
+                name: d.device_name,
+                role: d.role,
+                app_version: d.app_version,
+                enrolled_at_ms: d.enrolled_at_ms,
+                last_seen_ms: d.last_seen_ms,
+                revoked_at_ms: d.revoked_at_ms,
+                wiped_at_ms,
+                staff_id: report.as_ref().map(|r| r.staff_id.clone()),
+                pending_changes: report.as_ref().map(|r| r.pending_changes),
+                pending_photos: report.as_ref().map(|r| r.pending_photos),
+                reported_at: report.map(|r| r.reported_at),
+            }
+        })
+        .collect())
+}
+
 /// Revokes a device and rotates the workspace key. Returns the new epoch.
 pub async fn revoke_device(vault: &Vault, config: &ClientConfig, device_id: &str) -> Result<u32> {
     let (_, client, _) = admin(vault, config)?;
@@ -87,5 +150,34 @@ pub async fn rotate_key(vault: &Vault, config: &ClientConfig) -> Result<u32> {
     if !envelopes.is_empty() {
         client.post_key_envelopes(envelopes).await?;
     }
+    vault.put_sealed_meta(ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(epoch)
+}
+
+/// Sealed meta record: when the admin last started a key epoch (ms).
+pub(crate) const ROTATED_AT: &str = "sync.key_rotated_at";
+
+/// Scheduled rotation: starts a new epoch if the current one is older than
+/// `max_age` (by the vault's clock). Call it from the admin's sync loop or a
+/// timer. Returns the new epoch, or `None` when not due. The first call on a
+/// vault that has no record starts counting from now.
+pub async fn rotate_key_if_due(
+    vault: &Vault,
+    config: &ClientConfig,
+    max_age: chrono::Duration,
+) -> Result<Option<u32>> {
+    admin(vault, config)?;
+    let now = vault.now_ms();
+    let last = vault
+        .get_sealed_meta(ROTATED_AT)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_be_bytes);
+    match last {
+        None => {
+            vault.put_sealed_meta(ROTATED_AT, &now.to_be_bytes())?;
+            Ok(None)
+        }
+        Some(at) if now.saturating_sub(at) < max_age.num_milliseconds() => Ok(None),
+        Some(_) => rotate_key(vault, config).await.map(Some),
+    }
 }

@@ -203,7 +203,8 @@ impl SyncEngine {
         let result = self.pass_inner().await;
         match &result {
             Ok(_) => {
-                let now = chrono::Utc::now().timestamp_millis();
+                // The vault's clock, so the offline lease follows injected time.
+                let now = self.vault.now_ms();
                 self.save_settings(|s| s.last_success_ms = Some(now))?;
                 let (pending_changes, pending_bytes) = self.vault.outbox_size()?;
                 self.update(|s| {
@@ -243,6 +244,8 @@ impl SyncEngine {
             }
             other => other?,
         }
+        // This device's audit entries travel as its audit-log document.
+        self.vault.publish_audit()?;
         self.push(&mut report).await?;
         self.push_photos(&mut report).await?;
         self.pull(&mut report).await?;

@@ -52,9 +52,12 @@ pub async fn create_workspace(
         admin_signing_public: identity.public_key(),
         cursor: 0,
         lease_hours,
-        last_success_ms: None,
+        // Enrolment is a check-in: the offline lease starts now.
+        last_success_ms: Some(vault.now_ms()),
     };
     vault.enable_sync(&settings)?;
+    // Epoch 1 starts now (for scheduled rotation).
+    vault.put_sealed_meta(super::admin::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(settings)
 }
 
@@ -203,7 +206,7 @@ pub async fn join_workspace(
         admin_signing_public: qr.admin_signing_public.clone(),
         cursor: 0,
         lease_hours: status.lease_hours,
-        last_success_ms: None,
+        last_success_ms: Some(vault.now_ms()),
     };
     vault.enable_sync(&settings)?;
     Ok(settings)

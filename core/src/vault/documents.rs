@@ -9,8 +9,8 @@ use super::{field_diff, Vault};
 use crate::crypto::DocKey;
 use crate::error::{Error, Result};
 use crate::model::{
-    AnyDocument, BearSighting, DamageReport, DocumentBody, DocumentId, DocumentKind, Envelope,
-    FieldErrorCode, Status, TaxAssist, ValidationErrors,
+    AnyDocument, AuditAction, AuditLog, BearSighting, DamageReport, DocumentBody, DocumentId,
+    DocumentKind, Envelope, FieldErrorCode, Status, TaxAssist, ValidationErrors,
 };
 use crate::store::{self, rows};
 
@@ -45,6 +45,11 @@ pub(crate) fn hydrate_any(
         DocumentKind::TaxAssist => AnyDocument::TaxAssist(hydrate(doc, id)?),
         DocumentKind::BearSighting => AnyDocument::BearSighting(hydrate(doc, id)?),
         DocumentKind::DamageReport => AnyDocument::DamageReport(hydrate(doc, id)?),
+        DocumentKind::AuditLog => {
+            return Err(Error::InvalidInput(format!(
+                "document {id} is an audit log; read it with Vault::device_audit_logs"
+            )))
+        }
     })
 }
 
@@ -118,7 +123,22 @@ impl Vault {
 
     /// Stores a new document. The vault sets kind, schema version, device and
     /// times; the author defaults to this handle's staff id.
-    pub fn insert<T: DocumentBody>(&self, mut body: T) -> Result<DocumentId> {
+    pub fn insert<T: DocumentBody>(&self, body: T) -> Result<DocumentId> {
+        let kind = T::KIND;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let id = self.insert_in(&tx, body)?;
+        self.audit_in(&tx, AuditAction::Created, Some((id, kind)), "")?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// [`Self::insert`] inside the caller's transaction, without an audit entry.
+    pub(crate) fn insert_in<T: DocumentBody>(
+        &self,
+        tx: &Connection,
+        mut body: T,
+    ) -> Result<DocumentId> {
         let now = self.options.clock.now();
         {
             let env = body.envelope_mut();
@@ -138,12 +158,9 @@ impl Vault {
         reconcile(&mut doc, &body)?;
         doc.commit_with(self.note("create", Vec::new()));
 
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
         let row = sealed_doc::row_id(&self.keys, &id);
         let mut stored = self.new_stored(row, new_header(body.envelope(), body.title()), doc)?;
-        stored.persist(&tx, self.options.compact_every, self.outbox_enabled())?;
-        tx.commit()?;
+        stored.persist(tx, self.options.compact_every, self.outbox_enabled())?;
         Ok(id)
     }
 
@@ -177,27 +194,38 @@ impl Vault {
         Ok((stored, body))
     }
 
-    /// Reads a document of a known kind.
+    /// Reads a document of a known kind. Reading a sensitive kind is
+    /// recorded in the audit log and refused while the offline lease has
+    /// expired (`Locked`).
     pub fn get<T: DocumentBody>(&self, id: &DocumentId) -> Result<T> {
+        self.check_lease(id, T::KIND)?;
         let conn = self.lock();
-        Ok(self.load_typed::<T>(&conn, id)?.1)
+        let body = self.load_typed::<T>(&conn, id)?.1;
+        drop(conn);
+        self.audit_open(id, T::KIND);
+        Ok(body)
     }
 
-    /// Reads a document of any kind.
+    /// Reads a document of any kind (see [`Self::get`]).
     pub fn get_any(&self, id: &DocumentId) -> Result<AnyDocument> {
         let conn = self.lock();
         let stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
-        hydrate_any(&stored.doc, stored.header.kind, id)
+        drop(conn);
+        let kind = stored.header.kind;
+        self.check_lease(id, kind)?;
+        let any = hydrate_any(&stored.doc, kind, id)?;
+        self.audit_open(id, kind);
+        Ok(any)
     }
 
     /// The list-view summary of one document.
     pub fn summary(&self, id: &DocumentId) -> Result<super::DocumentSummary> {
         let conn = self.lock();
-        Ok(
-            sealed_doc::load_header(&conn, &self.keys, &self.key_cache, id)?
-                .2
-                .summary(),
-        )
+        let summary = sealed_doc::load_header(&conn, &self.keys, &self.key_cache, id)?
+            .2
+            .summary();
+        drop(conn);
+        Ok(summary.lock_if(self.lease_status().expired))
     }
 
     /// Edits a document in place. The closure gets the current state; what it
@@ -209,20 +237,34 @@ impl Vault {
         id: &DocumentId,
         edit: impl FnOnce(&mut T) -> R,
     ) -> Result<R> {
+        self.check_lease(id, T::KIND)?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let out = self.update_in::<T, R>(&tx, id, edit)?;
+        let (out, changed) = self.update_in_tracked::<T, R>(&tx, id, edit)?;
+        if changed && T::KIND != DocumentKind::AuditLog {
+            self.audit_in(&tx, AuditAction::Edited, Some((*id, T::KIND)), "")?;
+        }
         tx.commit()?;
         Ok(out)
     }
 
-    /// [`Self::update`] inside the caller's transaction.
+    /// [`Self::update`] inside the caller's transaction, without an audit entry.
     pub(crate) fn update_in<T: DocumentBody, R>(
         &self,
         tx: &Connection,
         id: &DocumentId,
         edit: impl FnOnce(&mut T) -> R,
     ) -> Result<R> {
+        Ok(self.update_in_tracked::<T, R>(tx, id, edit)?.0)
+    }
+
+    /// Applies `edit`; the flag tells whether anything changed.
+    fn update_in_tracked<T: DocumentBody, R>(
+        &self,
+        tx: &Connection,
+        id: &DocumentId,
+        edit: impl FnOnce(&mut T) -> R,
+    ) -> Result<(R, bool)> {
         let (mut stored, before) = self.load_typed::<T>(tx, id)?;
         stored.doc.set_actor(self.actor.clone());
         let mut after = before.clone();
@@ -239,7 +281,7 @@ impl Vault {
         }
         let fields = field_diff::changed_fields(&to_json(&before)?, &to_json(&after)?);
         if fields.is_empty() {
-            return Ok(out);
+            return Ok((out, false));
         }
         validate_for_status(after.validate(), after.envelope().status)?;
         let op = if fields.iter().all(|f| f == "envelope.status") {
@@ -254,7 +296,7 @@ impl Vault {
             self.forget_my_number_in(tx, &stored.row)?;
         }
         stored.persist(tx, self.options.compact_every, self.outbox_enabled())?;
-        Ok(out)
+        Ok((out, true))
     }
 
     /// Edits the envelope of a document of any kind inside `tx`.
@@ -274,6 +316,9 @@ impl Vault {
             }
             DocumentKind::DamageReport => {
                 self.update_in::<DamageReport, R>(tx, id, |d| edit(&mut d.envelope))
+            }
+            DocumentKind::AuditLog => {
+                self.update_in::<AuditLog, R>(tx, id, |d| edit(&mut d.envelope))
             }
         }
     }
@@ -297,12 +342,16 @@ impl Vault {
             DocumentKind::DamageReport => {
                 self.update::<DamageReport, _>(id, |d| d.envelope.status = status)
             }
+            DocumentKind::AuditLog => {
+                self.update::<AuditLog, _>(id, |d| d.envelope.status = status)
+            }
         }
     }
 
     /// Lists documents matching `filter`, most recently updated first.
     /// Rows that fail to decrypt are counted in `unreadable`, never fatal.
     pub fn list(&self, filter: &ListFilter) -> Result<Listing> {
+        let expired = self.lease_status().expired;
         let conn = self.lock();
         let mut listing = Listing::default();
         let mut cache = self.key_cache.lock();
@@ -313,7 +362,9 @@ impl Vault {
             let header = sealed_doc::KeyCache::lookup_ref(&mut cache, &self.keys, doc, wrapped)
                 .and_then(|key| sealed_doc::open_header_in(key, doc, sealed, &mut scratch));
             match header {
-                Some(h) if filter.matches(&h) => listing.documents.push(h.into_summary()),
+                Some(h) if filter.matches(&h) => {
+                    listing.documents.push(h.into_summary().lock_if(expired))
+                }
                 Some(_) => {}
                 None => listing.unreadable += 1,
             }
@@ -328,6 +379,7 @@ impl Vault {
 
     /// Who changed which fields of a document, oldest first.
     pub fn history(&self, id: &DocumentId) -> Result<Vec<HistoryEntry>> {
+        self.check_lease_of(id)?;
         let conn = self.lock();
         let mut stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         Ok(history::read(&mut stored.doc))
@@ -336,6 +388,7 @@ impl Vault {
     /// All of a document's changes, as Automerge bytes, for another replica.
     /// The bytes are plaintext: seal them before they leave the process.
     pub fn export_changes(&self, id: &DocumentId) -> Result<Vec<u8>> {
+        self.check_lease_of(id)?;
         let conn = self.lock();
         let mut stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         Ok(stored.doc.save())
@@ -350,6 +403,7 @@ impl Vault {
         let envelope: Envelope = autosurgeon::hydrate_prop(&incoming, ROOT, "envelope")
             .map_err(|_| invalid("the data has no readable document envelope"))?;
         self.merge_changes_for(&envelope.id, bytes, false)?;
+        self.record_audit(AuditAction::Merged, Some(&envelope.id), "")?;
         Ok(envelope.id)
     }
 
@@ -392,15 +446,22 @@ impl Vault {
             }
             Err(e) => return Err(e),
         };
-        let merged = hydrate_any(&stored.doc, stored.header.kind, id)
-            .map_err(|_| invalid("the merged document does not match its schema"))?;
-        if merged.envelope().kind != stored.header.kind || merged.envelope().id != *id {
+        let schema = || invalid("the merged document does not match its schema");
+        let (envelope, title, merged) = if stored.header.kind == DocumentKind::AuditLog {
+            let log: AuditLog = hydrate(&stored.doc, id).map_err(|_| schema())?;
+            let title = log.title();
+            (log.envelope, title, None)
+        } else {
+            let any = hydrate_any(&stored.doc, stored.header.kind, id).map_err(|_| schema())?;
+            (any.envelope().clone(), any.title(), Some(any))
+        };
+        if envelope.kind != stored.header.kind || envelope.id != *id {
             return Err(invalid(
                 "the document kind or id differs from the stored one",
             ));
         }
-        refresh_header(&mut stored.header, merged.envelope(), merged.title());
-        if let AnyDocument::TaxAssist(t) = &merged {
+        refresh_header(&mut stored.header, &envelope, title);
+        if let Some(AnyDocument::TaxAssist(t)) = &merged {
             if is_filed(t.envelope.status) {
                 self.forget_my_number_in(&tx, &stored.row)?;
             }
@@ -410,8 +471,8 @@ impl Vault {
             self.options.compact_every,
             !from_relay && self.outbox_enabled(),
         )?;
-        if from_relay && !merged.envelope().photos.is_empty() {
-            let photos = &merged.envelope().photos;
+        if from_relay && !envelope.photos.is_empty() {
+            let photos = &envelope.photos;
             self.queue_missing_photo_downloads(&tx, &stored.row, &stored.key, id, photos)?;
         }
         tx.commit()?;
@@ -434,6 +495,12 @@ impl Vault {
     /// so no page image of the key survives in it. `secure_delete` zeroes the
     /// freed pages in the database file.
     pub fn delete(&self, id: &DocumentId) -> Result<()> {
+        self.delete_as(id, AuditAction::Deleted)
+    }
+
+    /// [`Self::delete`], audited as `action` (deleted by a user, or purged).
+    pub(crate) fn delete_as(&self, id: &DocumentId, action: AuditAction) -> Result<()> {
+        let kind = self.summary(id)?.kind;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let row = sealed_doc::row_id(&self.keys, id);
@@ -441,6 +508,7 @@ impl Vault {
             return Err(Error::NotFound(*id));
         }
         rows::mark_purged(&tx, &row)?;
+        self.audit_in(&tx, action, Some((*id, kind)), "")?;
         tx.commit()?;
         self.key_cache.remove(&row);
         store::checkpoint_truncate(&conn)?;

@@ -40,6 +40,7 @@ impl Header {
             schema_version: self.schema_version,
             photo_count: self.photo_count,
             acknowledged_at: self.acknowledged_at,
+            locked: false,
         }
     }
 
@@ -55,6 +56,7 @@ impl Header {
             schema_version: self.schema_version,
             photo_count: self.photo_count,
             acknowledged_at: self.acknowledged_at.clone(),
+            locked: false,
         }
     }
 }
@@ -72,11 +74,27 @@ pub struct DocumentSummary {
     pub schema_version: u32,
     pub photo_count: u32,
     pub acknowledged_at: Option<Timestamp>,
+    /// Locked by an expired offline lease: the title is withheld (empty)
+    /// and the content cannot be opened until the device checks in.
+    #[serde(default)]
+    pub locked: bool,
+}
+
+impl DocumentSummary {
+    /// Withholds what a locked document's summary would reveal.
+    pub(crate) fn lock_if(mut self, expired: bool) -> Self {
+        if expired && self.kind.is_sensitive() {
+            self.locked = true;
+            self.title.clear();
+        }
+        self
+    }
 }
 
 /// Filters for [`crate::Vault::list`]; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// `None`: the three record kinds (audit logs only when named here).
     pub kind: Option<DocumentKind>,
     pub status: Option<Status>,
     /// Inclusive lower bound on `updated_at`.
@@ -86,8 +104,10 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
+    /// Audit logs are listed only when asked for by kind.
     pub(crate) fn matches(&self, h: &Header) -> bool {
-        self.kind.is_none_or(|k| k == h.kind)
+        self.kind
+            .map_or(h.kind != DocumentKind::AuditLog, |k| k == h.kind)
             && self.status.is_none_or(|s| s == h.status)
             && self
                 .updated_from

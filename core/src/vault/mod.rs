@@ -3,10 +3,12 @@
 //! `Vault` is `Send + Sync`; every operation takes the connection lock for its
 //! whole duration, so operations are serialised and each write is one SQLite
 //! transaction (a crash leaves either the old or the new state).
+mod audit;
 pub(crate) mod documents;
 mod field_diff;
 pub(crate) mod header;
 mod history;
+mod lease;
 mod minimal_puts;
 pub use minimal_puts::reconcile_changes;
 mod my_number;
@@ -23,8 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::ActorId;
 use rusqlite::Connection;
 
+pub use audit::{DeviceAuditLog, OPEN_COALESCE_SECONDS};
 pub use header::{DocumentSummary, ListFilter, Listing};
 pub use history::HistoryEntry;
+pub use lease::LeaseStatus;
 pub use photo_sync::PhotoTransfer;
 pub use photos::{PhotoVariant, PHOTO_CHUNK_SIZE};
 pub use retention::{RetentionRule, RetentionRules};
@@ -82,6 +86,8 @@ pub struct Vault {
     key_cache: sealed_doc::KeyCache,
     /// Set once sync is configured: local writes are then queued for the relay.
     sync_enabled: std::sync::atomic::AtomicBool,
+    audit: audit::AuditBuffer,
+    lease: lease::LeaseCache,
 }
 
 impl std::fmt::Debug for Vault {
@@ -166,12 +172,19 @@ impl Vault {
             .and_then(|bytes| uuid::Uuid::from_slice(&bytes).ok())
             .ok_or_else(|| Error::Corrupted("the vault's device record".into()))?;
         store::enable_wal(&conn)?;
+        let mut conn = conn;
+        schema::migrate(&mut conn)?;
         let syncing = rows::get_meta(&conn, "sync.settings")?.is_some();
         tracing::info!(target: "fieldvault::vault", "vault opened");
         let vault = Self::assemble(conn, keys, device, options, dir);
         vault
             .sync_enabled
             .store(syncing, std::sync::atomic::Ordering::Relaxed);
+        if syncing {
+            if let Some(settings) = vault.sync_settings()? {
+                vault.lease.update(&settings);
+            }
+        }
         Ok(vault)
     }
 
@@ -191,6 +204,8 @@ impl Vault {
             dir: dir.to_path_buf(),
             key_cache: sealed_doc::KeyCache::default(),
             sync_enabled: std::sync::atomic::AtomicBool::new(false),
+            audit: audit::AuditBuffer::default(),
+            lease: lease::LeaseCache::default(),
         }
     }
 

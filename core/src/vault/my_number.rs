@@ -10,7 +10,7 @@ use super::sealed_doc;
 use super::Vault;
 use crate::crypto::{Aad, DocKey};
 use crate::error::{Error, Result};
-use crate::model::{DocumentId, DocumentKind, MyNumber, TaxAssist};
+use crate::model::{AuditAction, DocumentId, DocumentKind, MyNumber, TaxAssist};
 use crate::store::rows::{self, RowId};
 
 const T_SECRETS: &[u8] = b"secrets/my_number";
@@ -26,6 +26,7 @@ impl Vault {
         let number = MyNumber::parse(input)
             .map_err(|e| Error::Validation(crate::model::ValidationErrors(vec![e])))?;
         let summary = self.summary(id)?;
+        self.check_lease(id, summary.kind)?;
         if summary.kind != DocumentKind::TaxAssist {
             return Err(Error::WrongKind {
                 id: *id,
@@ -60,6 +61,15 @@ impl Vault {
 
     /// The stored My Number, or `None` if none is stored (or it was deleted on filing).
     pub fn reveal_my_number(&self, id: &DocumentId) -> Result<Option<MyNumber>> {
+        self.check_lease_of(id)?;
+        let number = self.read_my_number(id)?;
+        if number.is_some() {
+            self.record_audit(AuditAction::RevealedMyNumber, Some(id), "")?;
+        }
+        Ok(number)
+    }
+
+    fn read_my_number(&self, id: &DocumentId) -> Result<Option<MyNumber>> {
         let conn = self.lock();
         let row = sealed_doc::row_id(&self.keys, id);
         let Some((wrapped, sealed)) = rows::get_secret(&conn, &row, &self.my_number_name())? else {
@@ -86,7 +96,8 @@ impl Vault {
 
     /// The masked My Number ("•••• •••• 1234") for display, if stored.
     pub fn my_number_masked(&self, id: &DocumentId) -> Result<Option<String>> {
-        Ok(self.reveal_my_number(id)?.map(|n| n.masked()))
+        self.check_lease_of(id)?;
+        Ok(self.read_my_number(id)?.map(|n| n.masked()))
     }
 
     /// Deletes the stored My Number without filing (for example on the resident's request).

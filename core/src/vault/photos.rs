@@ -86,6 +86,7 @@ impl Vault {
         policy: Option<&PhotoPolicy>,
     ) -> Result<PhotoRef> {
         let kind = self.summary(id)?.kind;
+        self.check_lease(id, kind)?;
         let default_policy;
         let policy = match policy {
             Some(p) => p,
@@ -171,6 +172,7 @@ impl Vault {
         variant: PhotoVariant,
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
+        self.check_lease_of(id)?;
         let conn = self.lock();
         let (row, key, _) = sealed_doc::load_header(&conn, &self.keys, &self.key_cache, id)?;
         let blob = self.blob_row(&row, photo_id, variant);

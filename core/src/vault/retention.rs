@@ -88,7 +88,7 @@ impl Vault {
             .map(|d| d.id)
             .collect();
         for id in &due {
-            self.delete(id)?;
+            self.delete_as(id, crate::model::AuditAction::Purged)?;
         }
         Ok(due)
     }

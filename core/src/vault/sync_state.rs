@@ -78,7 +78,14 @@ impl Vault {
         let json = Zeroizing::new(
             serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,
         );
-        self.put_sealed_meta(SETTINGS, &json)
+        self.put_sealed_meta(SETTINGS, &json)?;
+        self.lease.update(settings);
+        Ok(())
+    }
+
+    /// Now, in Unix milliseconds, by the vault's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.options.clock.now().0.timestamp_millis()
     }
 
     /// This device's signing identity, created on first use.

@@ -31,12 +31,16 @@ impl Vault {
                  DELETE FROM snapshots;
                  DELETE FROM photo_chunks;
                  DELETE FROM outbox;
-                 DELETE FROM photo_transfers;",
+                 DELETE FROM photo_transfers;
+                 DELETE FROM audit;
+                 DELETE FROM purged;",
             )?;
             tx.commit()?;
             store::checkpoint_truncate(&conn)?;
         }
         self.key_cache.lock().clear();
+        // Nothing may write after this (a write would recreate the WAL file).
+        self.audit.discard();
         self.sync_enabled.store(false, Ordering::Relaxed);
         for suffix in ["", "-wal", "-shm"] {
             let path = self.dir.join(format!("{DB_FILE}{suffix}"));

@@ -117,6 +117,17 @@ Examples:
 Every export is recorded in the vault's audit log.")]
     Export(ExportArgs),
 
+    /// This desktop's audit log (exports, edits, opens of sensitive forms), verified.
+    #[command(after_help = "\
+Each entry names the action, the document and a short detail (an export
+format), never a field value. The chain of hashes is verified; a broken chain
+exits with code 11.
+
+Examples:
+  fieldvault audit
+  fieldvault audit --json")]
+    Audit,
+
     /// Import a municipal bear-sighting CSV (Sapporo open-data layout).
     #[command(after_help = "\
 The CSV has the columns 日付,時刻,区,出没場所,緯度,経度,状況 (UTF-8, BOM allowed,
@@ -190,6 +201,7 @@ pub enum KindArg {
     TaxAssist,
     BearSighting,
     DamageReport,
+    AuditLog,
 }
 
 impl From<KindArg> for fieldvault::model::DocumentKind {
@@ -199,6 +211,7 @@ impl From<KindArg> for fieldvault::model::DocumentKind {
             KindArg::TaxAssist => K::TaxAssist,
             KindArg::BearSighting => K::BearSighting,
             KindArg::DamageReport => K::DamageReport,
+            KindArg::AuditLog => K::AuditLog,
         }
     }
 }

@@ -117,9 +117,16 @@ fn admin_desktop_enrolls_syncs_revokes_and_rotates() {
     .expect("csv");
     json(&field, &["import", small.to_str().expect("p")], 0);
     let pushed = json(&field, &["sync"], 0);
-    assert_eq!(pushed["report"]["pushed"], 2);
+    // Two sightings (plus the device's own audit-log and status documents).
+    assert!(
+        pushed["report"]["pushed"].as_u64().expect("pushed") >= 2,
+        "{pushed}"
+    );
     let pulled = json(&office, &["sync"], 0);
-    assert_eq!(pulled["report"]["pulled"], 2);
+    assert!(
+        pulled["report"]["pulled"].as_u64().expect("pulled") >= 2,
+        "{pulled}"
+    );
     assert_eq!(
         json(&office, &["list", "--kind", "bear_sighting"], 0)["count"],
         2

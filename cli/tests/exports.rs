@@ -213,6 +213,28 @@ fn every_export_parses_back() {
             .clone()
     };
 
+    // Every exported document is in the audit log, with the format, never a value.
+    let audit = json(&vault_dir, &["audit"], 0);
+    assert_eq!(audit["intact"], true);
+    let exported: Vec<&serde_json::Value> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "exported")
+        .collect();
+    let documents: u64 = exports
+        .iter()
+        .map(|e| e["documents"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(exported.len() as u64, documents);
+    assert!(exported
+        .iter()
+        .any(|e| e["detail"] == "darwin-core"
+            && e["document_id"] == seeded.bear.to_string().as_str()));
+    assert!(exported.iter().any(|e| e["detail"] == "fdma-form4"
+        && e["document_id"] == seeded.damage.to_string().as_str()
+        && e["document_kind"] == "damage_report"));
+
     // Bear GeoJSON: one feature per sighting, [lon, lat], null geometry when unknown.
     let fc = feature_collection(&out.join("bear_sightings.geojson"));
     assert_eq!(fc.features.len(), bears);

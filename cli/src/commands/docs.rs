@@ -108,3 +108,48 @@ pub fn history(g: &Global, id: &str) -> CliResult<()> {
     line(format!("{} change(s)", entries.len()));
     Ok(())
 }
+
+pub fn audit(g: &Global) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let entries = vault.audit_log()?;
+    let problems = vault.verify_audit_log()?;
+    if g.json {
+        print_json(&json!({
+            "entries": entries,
+            "count": entries.len(),
+            "intact": problems.is_empty(),
+            "problems": problems,
+        }))?;
+    } else {
+        for e in &entries {
+            line(format!(
+                "{:>5}  {}  {:<18} {:<14} {}  {}",
+                e.seq,
+                e.at.to_rfc3339(),
+                e.action.as_str(),
+                e.document_kind.as_deref().unwrap_or("-"),
+                e.document_id.as_deref().unwrap_or("-"),
+                e.detail
+            ));
+        }
+        line(format!(
+            "{} entr{}; chain {}",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" },
+            if problems.is_empty() {
+                "intact"
+            } else {
+                "BROKEN"
+            }
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let e = crate::error::CliError::new(
+            crate::error::ExitCode::Corrupted,
+            format!("the audit log has {} problem(s)", problems.len()),
+        );
+        Err(if g.json { e.reported() } else { e })
+    }
+}

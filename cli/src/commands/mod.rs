@@ -15,6 +15,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::History(args) => docs::history(g, &args.id),
         Command::Export(args) => data::export(g, &args),
         Command::Import(args) => data::import(g, &args),
+        Command::Audit => docs::audit(g),
         Command::Enroll(args) => admin::enroll(g, &args),
         Command::Sync => admin::sync(g),
         Command::Workspace(WorkspaceCommand::Create(args)) => admin::workspace_create(g, &args),

@@ -83,7 +83,7 @@ impl Documents {
             match summary.kind {
                 DocumentKind::BearSighting => docs.bears.push(vault.get(&summary.id)?),
                 DocumentKind::DamageReport => docs.damage.push(vault.get(&summary.id)?),
-                DocumentKind::TaxAssist => {}
+                DocumentKind::TaxAssist | DocumentKind::AuditLog => {}
             }
             progress.inc(1);
         }

@@ -30,6 +30,16 @@ fn the_field_day_demo_runs_end_to_end_and_finds_no_plaintext() {
     assert_eq!(report["wipe_receipt_verified"], true);
     assert!(report["photo_bytes"].as_u64().expect("photo") > 1000);
     assert_eq!(report["exports"].as_array().expect("exports").len(), 5);
+    let documents: u64 = report["exports"]
+        .as_array()
+        .expect("exports")
+        .iter()
+        .map(|e| e["documents"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(
+        report["audited_exports"], documents,
+        "every exported document audited"
+    );
     assert!(elapsed.as_secs() < 60, "the demo took {elapsed:?}");
 
     // The files it kept: the relay database, the three remaining vaults, the exports.

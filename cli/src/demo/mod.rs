@@ -559,10 +559,21 @@ async fn field_day(root: &Path, n: &mut Narrator) -> CliResult<scan::ScanReport>
         ));
         exports.push(r);
     }
+    let audited = office
+        .vault
+        .audit_log()?
+        .iter()
+        .filter(|e| e.action == fieldvault::model::AuditAction::Exported)
+        .count();
+    let intact = office.vault.verify_audit_log()?.is_empty();
+    n.say(format!(
+        "{audited} export entries in the desktop's audit log (format and document, no values); chain intact = {intact}"
+    ));
     n.fact(
         "exports",
         serde_json::to_value(&exports).unwrap_or_default(),
     );
+    n.fact("audited_exports", audited);
 
     // 10. The scan.
     n.step("Scanning every device and relay file for the canary strings");

@@ -195,7 +195,62 @@ fn revoke_can_wait_for_the_wipe_receipt() {
         .output()
         .expect("run");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let phone_id = pair(&office, &phone, "phone");
+    // Pairing through a file this time: `device pair --qr-out`, `enroll --qr-file`.
+    let qr_file = dir.path().join("qr.txt");
+    let mut pairing = cmd(&office)
+        .args(["device", "pair", "--timeout", "60", "--qr-out"])
+        .arg(&qr_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pair");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !qr_file.is_file() {
+        assert!(std::time::Instant::now() < deadline, "no QR file in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&qr_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the QR file is private to its owner");
+    }
+    let o = run(
+        &phone,
+        &[
+            "enroll",
+            "--qr-file",
+            qr_file.to_str().expect("p"),
+            "--name",
+            "phone",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("Enrolled in workspace"));
+    assert_eq!(wait_exit(&mut pairing, Duration::from_secs(30)), Some(0));
+    let mut human = String::new();
+    std::io::Read::read_to_string(&mut pairing.stdout.take().expect("stdout"), &mut human)
+        .expect("read");
+    assert!(human.contains("Paired device"), "{human}");
+    assert!(!qr_file.exists(), "the used QR file is removed");
+    let phone_id = json(&phone, &["list"], 0); // the phone's vault still opens
+    assert_eq!(phone_id["count"], 0);
+    let devices = json(&office, &["device", "list"], 0);
+    let phone_id = devices["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["name"] == "phone")
+        .expect("phone listed")["device_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let o = run(&phone, &["sync"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("Synced:"));
 
     // The phone comes online a moment after the revocation.
     let phone_dir = phone.clone();

@@ -127,9 +127,13 @@ pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Writes a file readable only by the owner (the QR text holds a secret).
+/// Writes a file readable only by the owner (the QR text holds a secret),
+/// atomically: a reader never sees it half-written.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> CliResult<()> {
     use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let partial = path.with_file_name(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -138,11 +142,13 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> CliResult<()> {
         options.mode(0o600);
     }
     let mut f = options
-        .open(path)
-        .map_err(|e| CliError::io("cannot create", path, e))?;
+        .open(&partial)
+        .map_err(|e| CliError::io("cannot create", &partial, e))?;
     f.write_all(bytes)
         .and_then(|_| f.write_all(b"\n"))
-        .map_err(|e| CliError::io("cannot write", path, e))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| CliError::io("cannot write", &partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| CliError::io("cannot create", path, e))
 }
 
 pub fn enroll(g: &Global, args: &EnrollArgs) -> CliResult<()> {

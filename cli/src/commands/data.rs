@@ -20,16 +20,27 @@ pub fn export(g: &Global, args: &ExportArgs) -> CliResult<()> {
     let progress = bar(g.json, 0, "decrypting");
     let docs = Documents::load(&vault, &progress)?;
     progress.finish_and_clear();
+    let auditing = bar(g.json, 0, "audit");
     let results = match (args.format, &args.out) {
         (ExportFormat::All, Some(dir)) => {
             std::fs::create_dir_all(dir).map_err(|e| CliError::io("cannot create", dir, e))?;
             ExportFormat::EACH
                 .iter()
-                .map(|f| export::export_one(&vault, &docs, *f, Some(&dir.join(f.file_name()))))
+                .map(|f| {
+                    let path = dir.join(f.file_name());
+                    export::export_one(&vault, &docs, *f, Some(&path), &auditing)
+                })
                 .collect::<CliResult<Vec<_>>>()?
         }
-        (format, out) => vec![export::export_one(&vault, &docs, format, out.as_deref())?],
+        (format, out) => vec![export::export_one(
+            &vault,
+            &docs,
+            format,
+            out.as_deref(),
+            &auditing,
+        )?],
     };
+    auditing.finish_and_clear();
     if g.json {
         return print_json(&json!({ "exports": results }));
     }

@@ -550,7 +550,13 @@ async fn field_day(root: &Path, n: &mut Narrator) -> CliResult<scan::ScanReport>
     let mut exports = Vec::new();
     for format in ExportFormat::EACH {
         let path = export_dir.join(format.file_name());
-        let r = export::export_one(&office.vault, &docs, format, Some(&path))?;
+        let r = export::export_one(
+            &office.vault,
+            &docs,
+            format,
+            Some(&path),
+            &indicatif::ProgressBar::hidden(),
+        )?;
         n.say(format!(
             "{:<15} {:>2} record(s) → exports/{}",
             r.format,

@@ -135,6 +135,7 @@ pub fn export_one(
     docs: &Documents,
     format: ExportFormat,
     path: Option<&Path>,
+    progress: &indicatif::ProgressBar,
 ) -> CliResult<ExportResult> {
     let written = match path {
         Some(path) => {
@@ -154,7 +155,13 @@ pub fn export_one(
             w
         }
     };
-    crate::audit::record_exports(vault, &written.used, format.name())?;
+    if let Err(e) = crate::audit::record_exports(vault, &written.used, format.name(), progress) {
+        // An export that is not in the audit log must not stay on disk.
+        if let Some(path) = path {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
     Ok(ExportResult {
         format: format.name(),
         path: path.map(Path::to_path_buf),

@@ -55,6 +55,18 @@ pub fn corpus() -> PathBuf {
     dir
 }
 
+/// The test PostgreSQL server's URL (`scripts/test` starts one with
+/// `scripts/postgres-up`); fails, never skips, without it.
+pub fn postgres_url() -> String {
+    match std::env::var("FIELDVAULT_TEST_POSTGRES") {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => panic!(
+            "FIELDVAULT_TEST_POSTGRES is not set: run scripts/test, or start PostgreSQL with \
+             scripts/postgres-up and export the URL it prints"
+        ),
+    }
+}
+
 /// Where a relay keeps its data.
 #[derive(Clone, Debug)]
 pub enum Backend {

@@ -3,7 +3,7 @@
 //! ones. Everything stays on loopback and every stall is bounded.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,11 +14,13 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Fault {
     /// Forward everything.
     None = 0,
-    /// Close each connection after `cut_after` bytes from the client.
+    /// Close each connection after `cut_after` bytes from the client (counted
+    /// from the connection's start).
     CutAfter = 1,
     /// Stop forwarding (but keep the connection) for `stall` before closing.
     Stall = 2,
-    /// Accept and immediately close.
+    /// Accept and immediately close (and close open connections at their
+    /// next request).
     Refuse = 3,
 }
 
@@ -28,6 +30,9 @@ pub struct FaultProxy {
     cut_after: Arc<AtomicU64>,
     /// Connections cut or refused so far.
     pub injected: Arc<AtomicU64>,
+    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order, so
+    /// tests can count how often each request was (re-)sent.
+    pub requests: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,12 +43,18 @@ impl FaultProxy {
         let fault = Arc::new(AtomicU8::new(Fault::None as u8));
         let cut_after = Arc::new(AtomicU64::new(u64::MAX));
         let injected = Arc::new(AtomicU64::new(0));
-        let (f, c, i) = (fault.clone(), cut_after.clone(), injected.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (f, c, i, r) = (
+            fault.clone(),
+            cut_after.clone(),
+            injected.clone(),
+            requests.clone(),
+        );
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (f, c, i) = (f.clone(), c.clone(), i.clone());
+                let (f, c, i, r) = (f.clone(), c.clone(), i.clone(), r.clone());
                 tokio::spawn(async move {
-                    let _ = handle(client, upstream, f, c, i).await;
+                    let _ = handle(client, upstream, f, c, i, r).await;
                 });
             }
         });
@@ -52,6 +63,7 @@ impl FaultProxy {
             fault,
             cut_after,
             injected,
+            requests,
             task,
         }
     }
@@ -78,35 +90,43 @@ async fn handle(
     fault: Arc<AtomicU8>,
     cut_after: Arc<AtomicU64>,
     injected: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
-    let mode = fault.load(Ordering::SeqCst);
-    if mode == Fault::Refuse as u8 {
+    if fault.load(Ordering::SeqCst) == Fault::Refuse as u8 {
         injected.fetch_add(1, Ordering::SeqCst);
         return Ok(());
     }
     let mut server = TcpStream::connect(upstream).await?;
-    let limit = if mode == Fault::CutAfter as u8 {
-        cut_after.load(Ordering::SeqCst)
-    } else {
-        u64::MAX
-    };
-    let stall = mode == Fault::Stall as u8;
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
+    // The fault is read again for every read, so connections kept alive by
+    // the client's pool are affected too.
     let upstream_copy = async {
         let mut sent = 0u64;
+        let mut carry = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = cr.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<_, std::io::Error>(());
             }
-            if stall {
+            let mode = fault.load(Ordering::SeqCst);
+            if mode == Fault::Refuse as u8 {
+                injected.fetch_add(1, Ordering::SeqCst);
+                return Ok(());
+            }
+            let limit = if mode == Fault::CutAfter as u8 {
+                cut_after.load(Ordering::SeqCst)
+            } else {
+                u64::MAX
+            };
+            if mode == Fault::Stall as u8 {
                 injected.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 return Ok(());
             }
             let allowed = (limit.saturating_sub(sent)).min(n as u64) as usize;
+            record_request_lines(&mut carry, &buf[..allowed], &requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
             if allowed < n {
@@ -131,4 +151,40 @@ async fn handle(
         _ = downstream_copy => {}
     }
     Ok(())
+}
+
+/// Appends every complete HTTP request line (`METHOD /path HTTP/1.1`) that
+/// ends in `data` to `requests`. `carry` keeps the tail of earlier data so a
+/// line split across reads is still seen, once. Bodies are ciphertext, so a
+/// false match is practically impossible.
+fn record_request_lines(carry: &mut Vec<u8>, data: &[u8], requests: &Mutex<Vec<String>>) {
+    let old_len = carry.len();
+    carry.extend_from_slice(data);
+    let mut found = Vec::new();
+    for method in [&b"GET /v1/"[..], b"PUT /v1/", b"POST /v1/"] {
+        let mut from = 0;
+        while let Some(pos) = find(&carry[from..], method) {
+            let start = from + pos;
+            match find(&carry[start..], b" HTTP/1.1\r\n") {
+                Some(end) if start + end + 11 > old_len => {
+                    found.push((
+                        start,
+                        String::from_utf8_lossy(&carry[start..start + end]).into_owned(),
+                    ));
+                }
+                _ => {}
+            }
+            from = start + 1;
+        }
+    }
+    found.sort();
+    if let Ok(mut r) = requests.lock() {
+        r.extend(found.into_iter().map(|(_, line)| line));
+    }
+    let keep = carry.len().saturating_sub(512);
+    carry.drain(..keep);
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }

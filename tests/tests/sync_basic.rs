@@ -1,7 +1,7 @@
 //! Devices enroll through QR pairing and converge through a real relay process.
 use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
 use fieldvault::sample_data as s;
-use fieldvault_integration::{workspace, Backend, RelayProcess};
+use fieldvault_integration::{postgres_url, workspace, Backend, RelayProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_converge_through_a_sqlite_relay() {
@@ -10,7 +10,32 @@ async fn three_devices_converge_through_a_sqlite_relay() {
         Backend::Sqlite(root.path().join("relay")),
         &root.path().join("logs"),
     );
-    let (admin, members) = workspace(root.path(), &relay.url, &["hall", "forest"]).await;
+    converge(root.path(), &relay.url, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_through_a_postgres_relay() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(Backend::Postgres(postgres_url()), &root.path().join("logs"));
+    converge(root.path(), &relay.url, None).await;
+}
+
+/// Two relay processes share one PostgreSQL database; the hall device talks
+/// to the second one, the others to the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_two_relays_sharing_one_postgres_converge() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let logs = root.path().join("logs");
+    let first = RelayProcess::start(Backend::Postgres(postgres_url()), &logs);
+    let second = RelayProcess::start(Backend::Postgres(postgres_url()), &logs);
+    converge(root.path(), &first.url, Some(&second.url)).await;
+}
+
+async fn converge(root: &std::path::Path, relay_url: &str, hall_relay: Option<&str>) {
+    let (admin, mut members) = workspace(root, relay_url, &["hall", "forest"]).await;
+    if let Some(url) = hall_relay {
+        members[0].use_relay(url);
+    }
     let (hall, forest) = (&members[0], &members[1]);
 
     // Offline work on each device.

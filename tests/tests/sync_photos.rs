@@ -7,13 +7,27 @@ use fieldvault_integration::proxy::{Fault, FaultProxy};
 use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_photo_taken_in_the_forest_reaches_the_office() {
+async fn a_photo_taken_in_the_forest_reaches_the_office_sqlite() {
     let root = tempfile::tempdir().expect("tempdir");
     let relay = RelayProcess::start(
         Backend::Sqlite(root.path().join("relay")),
         &root.path().join("logs"),
     );
-    let (admin, mut members) = workspace(root.path(), &relay.url, &["forest"]).await;
+    photo_reaches_the_office(root.path(), &relay).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_taken_in_the_forest_reaches_the_office_postgres() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::start(
+        Backend::Postgres(fieldvault_integration::postgres_url()),
+        &root.path().join("logs"),
+    );
+    photo_reaches_the_office(root.path(), &relay).await;
+}
+
+async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) {
+    let (admin, mut members) = workspace(root, &relay.url, &["forest"]).await;
     let forest = &mut members[0];
 
     let bear = forest

@@ -500,7 +500,10 @@ impl SyncEngine {
                 cursor = pulled.seq;
             }
             self.save_settings(|s| s.cursor = cursor)?;
-            if count < MAX_PULL_LIMIT as usize {
+            // The relay may return fewer than asked (it caps pages by bytes
+            // too), so a short page is not the end: pull until a page is
+            // empty (one extra small round trip per pass).
+            if count == 0 {
                 return Ok(());
             }
         }

@@ -33,6 +33,9 @@ use crate::sync::wire::Role;
 /// Opens of one document within this many seconds are recorded once.
 pub const OPEN_COALESCE_SECONDS: i64 = 600;
 
+/// Buffered open records are written once this many accumulate.
+const MAX_BUFFERED_OPENS: usize = 256;
+
 const HEAD: &str = "audit.head";
 const PUBLISHED: &str = "audit.published";
 const LOG_DOC: &str = "audit.doc";
@@ -199,12 +202,22 @@ impl Vault {
             }
             recent.insert(*id, secs);
         }
-        lock(&self.audit.pending).push(Pending {
-            at: now,
-            action: AuditAction::Opened,
-            document: Some((*id, kind)),
-            detail: String::new(),
-        });
+        let buffered = {
+            let mut pending = lock(&self.audit.pending);
+            pending.push(Pending {
+                at: now,
+                action: AuditAction::Opened,
+                document: Some((*id, kind)),
+                detail: String::new(),
+            });
+            pending.len()
+        };
+        // Bounded: a device that only reads still writes its records.
+        if buffered >= MAX_BUFFERED_OPENS {
+            if let Err(e) = self.flush_audit() {
+                tracing::warn!(target: "fieldvault::audit", "could not write buffered audit records: {e}");
+            }
+        }
     }
 
     /// Records an action the application performed outside the vault, such

@@ -71,10 +71,9 @@ pub fn workspace_create(g: &Global, args: &WorkspaceCreateArgs) -> CliResult<()>
 }
 
 pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
-    let vault = vault_access::open(g)?;
-    require_admin(&vault)?;
-    let config = client_config(&vault)?;
-    let rt = runtime()?;
+    let AdminSession {
+        vault, config, rt, ..
+    } = admin_session(g)?;
     let (pairing, qr) = rt.block_on(enrollment::start_pairing(
         &vault,
         &config,
@@ -228,11 +227,39 @@ pub fn sync(g: &Global) -> CliResult<()> {
     Ok(())
 }
 
-fn device_json(d: &DeviceInfo, ws: &str) -> serde_json::Value {
-    let receipt_valid = d
-        .wipe_receipt
+/// Whether the device's wipe receipt verifies against its signing key (`None`: no receipt).
+fn receipt_verified(d: &DeviceInfo, ws: &str) -> Option<bool> {
+    d.wipe_receipt
         .as_ref()
-        .map(|r| verify_wipe_receipt(r, &d.keys.signing_public, ws, &d.keys.device_id).is_some());
+        .map(|r| verify_wipe_receipt(r, &d.keys.signing_public, ws, &d.keys.device_id).is_some())
+}
+
+/// An unlocked admin vault, its relay configuration, workspace and runtime.
+struct AdminSession {
+    vault: std::sync::Arc<fieldvault::Vault>,
+    config: ClientConfig,
+    ws: String,
+    rt: tokio::runtime::Runtime,
+}
+
+fn admin_session(g: &Global) -> CliResult<AdminSession> {
+    let vault = vault_access::open(g)?;
+    require_admin(&vault)?;
+    let config = client_config(&vault)?;
+    let ws = vault
+        .sync_settings()?
+        .map(|s| s.workspace_id)
+        .unwrap_or_default();
+    Ok(AdminSession {
+        vault,
+        config,
+        ws,
+        rt: runtime()?,
+    })
+}
+
+fn device_json(d: &DeviceInfo, ws: &str) -> serde_json::Value {
+    let receipt_valid = receipt_verified(d, ws);
     json!({
         "device_id": d.keys.device_id,
         "name": d.device_name,
@@ -248,14 +275,12 @@ fn device_json(d: &DeviceInfo, ws: &str) -> serde_json::Value {
 }
 
 pub fn device_list(g: &Global) -> CliResult<()> {
-    let vault = vault_access::open(g)?;
-    require_admin(&vault)?;
-    let config = client_config(&vault)?;
-    let ws = vault
-        .sync_settings()?
-        .map(|s| s.workspace_id)
-        .unwrap_or_default();
-    let rt = runtime()?;
+    let AdminSession {
+        vault,
+        config,
+        ws,
+        rt,
+    } = admin_session(g)?;
     let list = rt.block_on(admin::list_devices(&vault, &config))?;
     let devices: Vec<_> = list.devices.iter().map(|d| device_json(d, &ws)).collect();
     if g.json {
@@ -268,17 +293,11 @@ pub fn device_list(g: &Global) -> CliResult<()> {
     }
     line(format!("Workspace {ws}, key epoch {}", list.current_epoch));
     for d in &list.devices {
-        let state = match (d.revoked_at_ms, &d.wipe_receipt) {
-            (None, _) => "active".to_owned(),
-            (Some(_), None) => "revoked, not yet wiped".to_owned(),
-            (Some(_), Some(r)) => {
-                if verify_wipe_receipt(r, &d.keys.signing_public, &ws, &d.keys.device_id).is_some()
-                {
-                    "revoked, wipe receipt verified".to_owned()
-                } else {
-                    "revoked, wipe receipt INVALID".to_owned()
-                }
-            }
+        let state = match (d.revoked_at_ms, receipt_verified(d, &ws)) {
+            (None, _) => "active",
+            (Some(_), None) => "revoked, not yet wiped",
+            (Some(_), Some(true)) => "revoked, wipe receipt verified",
+            (Some(_), Some(false)) => "revoked, wipe receipt INVALID",
         };
         line(format!(
             "{}  {:<6} {:<20} {}",
@@ -292,14 +311,12 @@ pub fn device_list(g: &Global) -> CliResult<()> {
 }
 
 pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
-    let vault = vault_access::open(g)?;
-    require_admin(&vault)?;
-    let config = client_config(&vault)?;
-    let ws = vault
-        .sync_settings()?
-        .map(|s| s.workspace_id)
-        .unwrap_or_default();
-    let rt = runtime()?;
+    let AdminSession {
+        vault,
+        config,
+        ws,
+        rt,
+    } = admin_session(g)?;
     let epoch = rt.block_on(admin::revoke_device(&vault, &config, &args.device_id))?;
     let mut wiped = None;
     if let Some(secs) = args.wait_wipe {
@@ -309,11 +326,7 @@ pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
         loop {
             let list = rt.block_on(admin::list_devices(&vault, &config))?;
             let verified = list.devices.iter().any(|d| {
-                d.keys.device_id == args.device_id
-                    && d.wipe_receipt.as_ref().is_some_and(|r| {
-                        verify_wipe_receipt(r, &d.keys.signing_public, &ws, &d.keys.device_id)
-                            .is_some()
-                    })
+                d.keys.device_id == args.device_id && receipt_verified(d, &ws) == Some(true)
             });
             if verified {
                 wiped = Some(true);
@@ -358,10 +371,9 @@ pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
 }
 
 pub fn key_rotate(g: &Global) -> CliResult<()> {
-    let vault = vault_access::open(g)?;
-    require_admin(&vault)?;
-    let config = client_config(&vault)?;
-    let rt = runtime()?;
+    let AdminSession {
+        vault, config, rt, ..
+    } = admin_session(g)?;
     let epoch = rt.block_on(admin::rotate_key(&vault, &config))?;
     if g.json {
         return print_json(&json!({ "epoch": epoch }));

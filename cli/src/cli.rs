@@ -33,7 +33,7 @@ A desktop vault, step by step:
 
 The admin desktop and a phone or second desktop:
   FIELDVAULT_OPERATOR_TOKEN=... fieldvault workspace create --relay https://relay.example.jp
-  fieldvault device pair --qr-out qr.txt            # shows the enrollment QR text, waits
+  fieldvault device pair --qr-out qr.txt            # draws the enrollment QR code, waits
   fieldvault --vault other/ enroll --qr-file qr.txt # on the new device
   fieldvault sync
   fieldvault device list

@@ -235,6 +235,10 @@ fn revoke_can_wait_for_the_wipe_receipt() {
     std::io::Read::read_to_string(&mut pairing.stdout.take().expect("stdout"), &mut human)
         .expect("read");
     assert!(human.contains("Paired device"), "{human}");
+    assert!(
+        human.contains('█'),
+        "the QR code is drawn for a phone to scan"
+    );
     assert!(!qr_file.exists(), "the used QR file is removed");
     let phone_id = json(&phone, &["list"], 0); // the phone's vault still opens
     assert_eq!(phone_id["count"], 0);

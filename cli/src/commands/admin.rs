@@ -88,7 +88,11 @@ pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
     if g.json {
         line(json!({ "event": "qr", "qr": qr_text }).to_string());
     } else {
-        line("Enrollment QR text (single use; show it only to the new device):");
+        line("Enrollment QR code (single use; show it only to the new device):");
+        if let Some(code) = qr_block(&qr_text) {
+            line(code);
+        }
+        line("The same as text (for `fieldvault enroll --qr`):");
         line(&qr_text);
         eprintln!("On the new device: fieldvault enroll --qr '<the text above>'");
     }
@@ -124,6 +128,19 @@ pub fn device_pair(g: &Global, args: &PairArgs) -> CliResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The QR code as Unicode half blocks, light on dark (terminal colours).
+fn qr_block(text: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// Writes a file readable only by the owner (the QR text holds a secret),

@@ -10,10 +10,10 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
-use fieldvault::sample_data as s;
-use fieldvault::{PhotoVariant, RetentionRules, VaultOptions};
-use fieldvault_integration::{corpus, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN};
+use fieldvault::PhotoVariant;
+use fieldvault_integration::{
+    keep_all, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DOCS: usize = 1000;
@@ -93,12 +93,6 @@ fn curl(args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-fn keep_all(name: &str) -> VaultOptions {
-    let mut o = VaultOptions::new(format!("staff-{name}"));
-    o.retention = RetentionRules(Default::default());
-    o
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -123,24 +117,11 @@ async fn main() {
     let field = pair_device(&office, field).await;
 
     // Offline work on the field device (not timed).
-    let dir = corpus().join("photos/orientation/recurser");
-    let photo_files: Vec<Vec<u8>> = (0..9)
-        .flat_map(|i| [format!("Landscape_{i}.jpg"), format!("Portrait_{i}.jpg")])
-        .map(|n| std::fs::read(dir.join(n)).expect("corpus photo"))
-        .collect();
+    let photo_files = fieldvault_integration::recurser_photos();
     let v = &field.vault;
     let (mut photo_bytes, mut photo_count) = (0usize, 0usize);
     for i in 0..DOCS {
-        let id = match i % 3 {
-            0 => v.insert(s::bear_sighting(
-                v.new_envelope::<BearSighting>(s::MUNICIPALITY),
-            )),
-            1 => v.insert(s::damage_report(
-                v.new_envelope::<DamageReport>(s::MUNICIPALITY),
-            )),
-            _ => v.insert(s::tax_assist(v.new_envelope::<TaxAssist>(s::MUNICIPALITY))),
-        }
-        .expect("insert");
+        let id = fieldvault_integration::insert_sample(v, i);
         if i % 3 != 2 && photo_count < PHOTOS {
             photo_count += 1;
             let p = v

@@ -73,6 +73,42 @@ pub fn postgres_url() -> String {
     }
 }
 
+/// The 18 medium photos (1800×1200, each EXIF orientation) of the corpus's
+/// `photos/orientation/recurser`.
+pub fn recurser_photos() -> Vec<Vec<u8>> {
+    let dir = corpus().join("photos/orientation/recurser");
+    (0..9)
+        .flat_map(|i| [format!("Landscape_{i}.jpg"), format!("Portrait_{i}.jpg")])
+        .map(|name| std::fs::read(dir.join(name)).expect("corpus photo"))
+        .collect()
+}
+
+/// Vault options that keep every document (no purge after acknowledgement),
+/// so all devices should end up holding the same set.
+pub fn keep_all(name: &str) -> VaultOptions {
+    let mut options = VaultOptions::new(format!("staff-{name}"));
+    options.retention = fieldvault::RetentionRules(Default::default());
+    options
+}
+
+/// A `count`-th sample document of one of the three kinds in turn.
+pub fn insert_sample(vault: &Vault, i: usize) -> fieldvault::model::DocumentId {
+    use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
+    use fieldvault::sample_data as s;
+    match i % 3 {
+        0 => vault.insert(s::bear_sighting(
+            vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        )),
+        1 => vault.insert(s::damage_report(
+            vault.new_envelope::<DamageReport>(s::MUNICIPALITY),
+        )),
+        _ => vault.insert(s::tax_assist(
+            vault.new_envelope::<TaxAssist>(s::MUNICIPALITY),
+        )),
+    }
+    .expect("insert sample document")
+}
+
 /// Where a relay keeps its data.
 #[derive(Clone, Debug)]
 pub enum Backend {

@@ -11,9 +11,11 @@ use fieldvault::model::{
 };
 use fieldvault::sample_data as s;
 use fieldvault::sync::engine::SyncEngine;
-use fieldvault::{PhotoVariant, RetentionRules, VaultOptions};
+use fieldvault::PhotoVariant;
 use fieldvault_integration::proxy::{Fault, FaultProxy};
-use fieldvault_integration::{corpus, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN};
+use fieldvault_integration::{
+    corpus, keep_all, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,14 +27,6 @@ const SMALL_PHOTOS: [&str; 4] = [
     "photos/orientation/pillow/hopper_orientation_6.jpg",
     "photos/orientation/pillow/hopper.jpg",
 ];
-
-/// Keeps every document (no purge after acknowledgement), so all three
-/// devices should hold the same set at the end.
-fn keep_all(name: &str) -> VaultOptions {
-    let mut o = VaultOptions::new(format!("staff-{name}"));
-    o.retention = RetentionRules(Default::default());
-    o
-}
 
 async fn three_devices(root: &Path, url: &str) -> Vec<Device> {
     let mut admin = Device::with_options(root, "admin", url, keep_all("admin"));

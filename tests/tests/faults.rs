@@ -6,8 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use fieldvault::model::{BearSighting, DamageReport, DocumentId, TaxAssist};
-use fieldvault::sample_data as s;
+use fieldvault::model::DocumentId;
 use fieldvault::PhotoVariant;
 use fieldvault_integration::proxy::{Fault, FaultProxy};
 use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
@@ -15,11 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn twenty_photos() -> Vec<Vec<u8>> {
-    let dir = corpus().join("photos/orientation/recurser");
-    let mut photos: Vec<Vec<u8>> = (0..9)
-        .flat_map(|i| [format!("Landscape_{i}.jpg"), format!("Portrait_{i}.jpg")])
-        .map(|name| std::fs::read(dir.join(name)).expect("corpus photo"))
-        .collect();
+    let mut photos = fieldvault_integration::recurser_photos();
     for big in [
         "photos/camera/samsung_galaxy_s7edge_12mp_gps.jpg",
         "photos/camera/leica_t_16mp_orient8.jpg",
@@ -48,16 +43,7 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
     let mut created: BTreeSet<DocumentId> = BTreeSet::new();
     let mut with_photo = Vec::new();
     for i in 0..100 {
-        let id = match i % 3 {
-            0 => v.insert(s::bear_sighting(
-                v.new_envelope::<BearSighting>(s::MUNICIPALITY),
-            )),
-            1 => v.insert(s::damage_report(
-                v.new_envelope::<DamageReport>(s::MUNICIPALITY),
-            )),
-            _ => v.insert(s::tax_assist(v.new_envelope::<TaxAssist>(s::MUNICIPALITY))),
-        }
-        .expect("insert");
+        let id = fieldvault_integration::insert_sample(&v, i);
         if i % 3 != 2 && with_photo.len() < photos.len() {
             let photo = v
                 .ingest_photo(&id, &photos[with_photo.len()], None)

@@ -80,6 +80,17 @@ async fn an_expired_lease_locks_tax_forms_until_the_device_checks_in() {
     assert!(!v.summary(&tax).expect("summary").locked);
 }
 
+/// The hall device's log as the admin verifies it now.
+fn log_of(admin: &Device, device_id: &str) -> fieldvault::vault::DeviceAuditLog {
+    admin
+        .vault
+        .device_audit_logs()
+        .expect("logs")
+        .into_iter()
+        .find(|l| l.device_id == device_id)
+        .expect("the device's log")
+}
+
 fn hydrate_log(bytes: &[u8]) -> (AutoCommit, AuditLog) {
     let doc = AutoCommit::load(bytes).expect("load");
     let log: AuditLog = autosurgeon::hydrate(&doc).expect("hydrate");
@@ -122,11 +133,7 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     admin.sync().await;
 
     // The admin reads and verifies the hall device's log.
-    let logs = admin.vault.device_audit_logs().expect("logs");
-    let log = logs
-        .iter()
-        .find(|l| l.device_id == v.device_id())
-        .expect("hall log");
+    let log = log_of(&admin, &v.device_id());
     let actions: Vec<_> = log.entries.iter().map(|e| e.action).collect();
     assert_eq!(
         actions,
@@ -177,11 +184,7 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     });
     hall.sync().await;
     admin.sync().await;
-    let logs = admin.vault.device_audit_logs().expect("logs");
-    let log = logs
-        .iter()
-        .find(|l| l.device_id == v.device_id())
-        .expect("hall log");
+    let log = log_of(&admin, &v.device_id());
     let kinds: Vec<_> = log.problems.iter().map(|p| p.reason).collect();
     assert!(kinds.contains(&AuditProblemKind::HeadMismatch), "{kinds:?}");
 
@@ -191,11 +194,7 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     });
     hall.sync().await;
     admin.sync().await;
-    let logs = admin.vault.device_audit_logs().expect("logs");
-    let log = logs
-        .iter()
-        .find(|l| l.device_id == v.device_id())
-        .expect("hall log");
+    let log = log_of(&admin, &v.device_id());
     let kinds: Vec<_> = log.problems.iter().map(|p| p.reason).collect();
     assert!(kinds.contains(&AuditProblemKind::Gap), "{kinds:?}");
     assert!(kinds.contains(&AuditProblemKind::BrokenLink), "{kinds:?}");

@@ -146,6 +146,24 @@ fn happy_path(kind: Kind) {
     let page: wire::PullResult = member.get("/entries").expect(200, None).json();
     assert_eq!(page.entries.len(), 4);
     assert_eq!(admin.pull_all(0).len(), 4, "duplicates stored once");
+    // `others_only` leaves out the requester's own uploads.
+    let page: wire::PullResult = member
+        .get("/entries?after=0&limit=100&others_only=true")
+        .expect(200, None)
+        .json();
+    assert_eq!(
+        page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![4],
+        "only the admin's entry"
+    );
+    let page: wire::PullResult = admin
+        .get("/entries?after=0&limit=100&others_only=true")
+        .expect(200, None)
+        .json();
+    assert_eq!(
+        page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
 
     // Blobs: upload 0 and 2 of 3, status, resume with 1, idempotent repeat, conflicts.
     let blob = random::<32>().to_vec();

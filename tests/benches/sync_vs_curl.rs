@@ -85,7 +85,7 @@ async fn sink() -> std::net::SocketAddr {
 fn curl(args: &[&str]) -> Duration {
     let start = Instant::now();
     let status = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "--http1.1"])
+        .args(["-s", "-o", "/dev/null", "--http1.1", "-H", "Expect:"])
         .args(args)
         .status()
         .expect("curl");

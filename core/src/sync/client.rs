@@ -248,9 +248,12 @@ impl RelayClient {
         )
     }
 
+    /// Entries after `after` uploaded by other devices (this device has its own).
     pub async fn pull(&self, after: i64, limit: u32) -> Result<wire::PullResult> {
-        self.get(&format!("/entries?after={after}&limit={limit}"))
-            .await
+        self.get(&format!(
+            "/entries?after={after}&limit={limit}&others_only=true"
+        ))
+        .await
     }
 
     pub async fn put_chunk(

@@ -475,29 +475,49 @@ impl SyncEngine {
             });
             let page = self.client.pull(cursor, MAX_PULL_LIMIT).await?;
             let count = page.entries.len();
+            // Open every entry first, then merge the page in one transaction.
+            let mut opened = Vec::with_capacity(count);
             for pulled in page.entries {
                 let e = pulled.entry;
-                let merged = keys
+                let payload = keys
                     .open_entry(e.epoch, &e.doc_id, &e.entry_id, e.sealed)
                     .and_then(|payload| {
-                        let (id, bytes) = split_entry(&payload)?;
+                        let (id, _) = split_entry(&payload)?;
                         if keys.doc_id(&id.0)? != e.doc_id {
                             return Err(Error::Corrupted("a synced entry".into()));
                         }
-                        self.vault.merge_changes_for(&id, bytes, true)
+                        Ok((id, payload))
                     });
-                match merged {
+                opened.push((pulled.seq, payload));
+            }
+            let results = {
+                let batch: Vec<(crate::model::DocumentId, &[u8])> = opened
+                    .iter()
+                    .filter_map(|(_, p)| p.as_ref().ok())
+                    .map(|(id, payload)| (*id, &payload[16..]))
+                    .collect();
+                self.vault.merge_batch_from_relay(&batch)?
+            };
+            let mut merged = results.into_iter();
+            for (seq, payload) in opened {
+                let result = match payload {
+                    Ok(_) => merged.next().unwrap_or_else(|| {
+                        Err(Error::Internal("merge results out of step".into()))
+                    }),
+                    Err(e) => Err(e),
+                };
+                match result {
                     Ok(true) => report.pulled += 1,
                     Ok(false) => report.skipped_purged += 1,
                     // A purged or shredded document must not block the queue,
                     // nor must one bad entry from another device.
                     Err(Error::Corrupted(_) | Error::InvalidInput(_) | Error::Validation(_)) => {
                         report.rejected += 1;
-                        tracing::warn!(target: "fieldvault::sync", seq = pulled.seq, "skipped an entry that does not open or merge");
+                        tracing::warn!(target: "fieldvault::sync", seq, "skipped an entry that does not open or merge");
                     }
                     Err(other) => return Err(other),
                 }
-                cursor = pulled.seq;
+                cursor = seq;
             }
             self.save_settings(|s| s.cursor = cursor)?;
             // The relay may return fewer than asked (it caps pages by bytes

@@ -417,14 +417,57 @@ impl Vault {
         bytes: &[u8],
         from_relay: bool,
     ) -> Result<bool> {
-        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        let merged = self.merge_in(&tx, id, bytes, from_relay)?;
+        tx.commit()?;
+        Ok(merged)
+    }
+
+    /// Merges a page of entries from the relay in one transaction (one disk
+    /// sync instead of one per entry). Each entry runs under its own
+    /// savepoint, so a refused entry is rolled back alone and reported in its
+    /// slot while the others are kept.
+    pub(crate) fn merge_batch_from_relay(
+        &self,
+        items: &[(DocumentId, &[u8])],
+    ) -> Result<Vec<Result<bool>>> {
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(items.len());
+        for (id, bytes) in items {
+            let sp = tx.savepoint()?;
+            match self.merge_in(&sp, id, bytes, true) {
+                Ok(merged) => {
+                    sp.commit()?;
+                    out.push(Ok(merged));
+                }
+                // Dropping the savepoint rolls this entry back.
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        if let Err(e) = tx.commit() {
+            // Keys unwrapped from rows that were never committed must not
+            // outlive the failed transaction.
+            self.key_cache.lock().clear();
+            return Err(e.into());
+        }
+        Ok(out)
+    }
+
+    fn merge_in(
+        &self,
+        tx: &Connection,
+        id: &DocumentId,
+        bytes: &[u8],
+        from_relay: bool,
+    ) -> Result<bool> {
+        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let row = sealed_doc::row_id(&self.keys, id);
-        if from_relay && rows::is_purged(&tx, &row)? {
+        if from_relay && rows::is_purged(tx, &row)? {
             return Ok(false);
         }
-        let mut stored = match sealed_doc::load(&tx, &self.keys, &self.key_cache, id) {
+        let mut stored = match sealed_doc::load(tx, &self.keys, &self.key_cache, id) {
             Ok(mut stored) => {
                 stored.doc.set_actor(self.actor.clone());
                 stored
@@ -463,19 +506,18 @@ impl Vault {
         refresh_header(&mut stored.header, &envelope, title);
         if let Some(AnyDocument::TaxAssist(t)) = &merged {
             if is_filed(t.envelope.status) {
-                self.forget_my_number_in(&tx, &stored.row)?;
+                self.forget_my_number_in(tx, &stored.row)?;
             }
         }
         stored.persist(
-            &tx,
+            tx,
             self.options.compact_every,
             !from_relay && self.outbox_enabled(),
         )?;
         if from_relay && !envelope.photos.is_empty() {
             let photos = &envelope.photos;
-            self.queue_missing_photo_downloads(&tx, &stored.row, &stored.key, id, photos)?;
+            self.queue_missing_photo_downloads(tx, &stored.row, &stored.key, id, photos)?;
         }
-        tx.commit()?;
         Ok(true)
     }
 

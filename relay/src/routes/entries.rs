@@ -56,10 +56,13 @@ pub async fn push(
 struct PullQuery {
     after: Option<i64>,
     limit: Option<u32>,
+    /// `true`: leave out the requesting device's own entries.
+    others_only: Option<bool>,
 }
 
-/// `GET /v1/workspaces/{ws}/entries?after=&limit=` → `wire::PullResult`.
-/// `last_seq` is the seq of the last entry returned (or `after` when none):
+/// `GET /v1/workspaces/{ws}/entries?after=&limit=&others_only=` → `wire::PullResult`.
+/// With `others_only=true`, entries the requesting device uploaded are left
+/// out. `last_seq` is the seq of the last entry returned (or `after` when none):
 /// a safe cursor. Pages may be shorter than `limit` (byte budget); pull until
 /// a page is empty.
 pub async fn pull(
@@ -68,7 +71,7 @@ pub async fn pull(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
+    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let q: PullQuery = extract::query(&parts)?;
     let after = q.after.unwrap_or(0);
     if after < 0 {
@@ -83,6 +86,15 @@ pub async fn pull(
     }
     Ok(json(
         StatusCode::OK,
-        &app.store.pull_entries(&ws, after, limit).await?,
+        &app.store
+            .pull_entries(
+                &ws,
+                q.others_only
+                    .unwrap_or(false)
+                    .then_some(authed.device_id.as_str()),
+                after,
+                limit,
+            )
+            .await?,
     ))
 }

@@ -116,7 +116,15 @@ pub trait Store: Send + Sync {
         entries: Vec<Entry>,
         now_ms: i64,
     ) -> Result<Vec<Acked>, ApiError>;
-    async fn pull_entries(&self, ws: &str, after: i64, limit: u32) -> Result<PullResult, ApiError>;
+    /// Entries after `after`, in sequence order; with `exclude_device`,
+    /// without those that device uploaded (it has them already).
+    async fn pull_entries(
+        &self,
+        ws: &str,
+        exclude_device: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<PullResult, ApiError>;
     async fn put_chunk(&self, ws: &str, chunk: NewChunk) -> Result<(), ApiError>;
     async fn blob_status(
         &self,

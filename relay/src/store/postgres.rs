@@ -638,7 +638,13 @@ impl Store for PostgresStore {
         Ok(plan.acked)
     }
 
-    async fn pull_entries(&self, ws: &str, after: i64, limit: u32) -> Result<PullResult, ApiError> {
+    async fn pull_entries(
+        &self,
+        ws: &str,
+        exclude_device: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<PullResult, ApiError> {
         let client = self.client().await?;
         // Same page as the SQLite backend: rows in seq order, stopping before
         // the row at which the sealed bytes so far reach the budget.
@@ -646,7 +652,8 @@ impl Store for PostgresStore {
             .prepare_cached(
                 "WITH page AS (
                      SELECT seq, octet_length(sealed) AS n FROM entries
-                     WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+                     WHERE workspace_id = $1 AND seq > $2 AND ($5::text IS NULL OR device_id <> $5)
+                     ORDER BY seq LIMIT $3
                  ), sized AS (
                      SELECT seq, SUM(n) OVER (ORDER BY seq) - n AS before FROM page
                  )
@@ -657,7 +664,16 @@ impl Store for PostgresStore {
             .await
             .map_err(pg)?;
         let rows = client
-            .query(&stmt, &[&ws, &after, &i64::from(limit), &PULL_BYTE_BUDGET])
+            .query(
+                &stmt,
+                &[
+                    &ws,
+                    &after,
+                    &i64::from(limit),
+                    &PULL_BYTE_BUDGET,
+                    &exclude_device,
+                ],
+            )
             .await
             .map_err(pg)?;
         let mut entries = Vec::with_capacity(rows.len());

@@ -563,16 +563,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull_entries(&self, ws: &str, after: i64, limit: u32) -> Result<PullResult, ApiError> {
+    async fn pull_entries(
+        &self,
+        ws: &str,
+        exclude_device: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<PullResult, ApiError> {
         let ws = ws.to_owned();
+        let exclude = exclude_device.map(str::to_owned);
         self.run(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, entry_id, doc_id, epoch, sealed, device_id FROM entries
-                     WHERE workspace_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                     WHERE workspace_id = ?1 AND seq > ?2 AND (?4 IS NULL OR device_id <> ?4)
+                     ORDER BY seq LIMIT ?3",
                 )
                 .map_err(db)?;
-            let mut rows = stmt.query(params![ws, after, limit]).map_err(db)?;
+            let mut rows = stmt.query(params![ws, after, limit, exclude]).map_err(db)?;
             let mut entries = Vec::new();
             let mut bytes: i64 = 0;
             while let Some(r) = rows.next().map_err(db)? {

@@ -24,10 +24,17 @@ pub fn relay_binary() -> PathBuf {
         .expect("target dir")
         .to_path_buf();
     let bin = target_dir.join("fieldvault-relay");
-    if !bin.exists() {
+    // Tests run after `cargo build --workspace --all-targets` (scripts/test),
+    // which builds the relay with the workspace's features: build only when
+    // it is missing. Benches (release) build once per process even when a
+    // binary exists, since a stale relay would silently measure old code.
+    let release = target_dir.file_name().is_some_and(|n| n == "release");
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if !release && bin.exists() {
+        return bin;
+    }
+    BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // Benches run from target/release: build the relay there too.
-        let release = target_dir.file_name().is_some_and(|n| n == "release");
         let mut args = vec![
             "build",
             "-p",
@@ -43,7 +50,7 @@ pub fn relay_binary() -> PathBuf {
             .status()
             .expect("cargo build relay");
         assert!(status.success(), "building the relay failed");
-    }
+    });
     bin
 }
 

@@ -30,6 +30,8 @@ const val OPERATOR_TOKEN = "kotlin-suite-operator-token-0123456789"
 class AesGcmKeyProvider(private val key: SecretKey = newKey()) : KeyProvider {
     var wraps = 0
     var unwraps = 0
+    /** The last blob `wrap` returned (what the vault stores); tests use it to find the meta page. */
+    var lastWrapped: ByteArray? = null
 
     override fun wrap(key: ByteArray): ByteArray {
         wraps++
@@ -38,7 +40,7 @@ class AesGcmKeyProvider(private val key: SecretKey = newKey()) : KeyProvider {
             val cipher = Cipher.getInstance("AES/GCM/NoPadding")
             cipher.init(Cipher.ENCRYPT_MODE, this.key, GCMParameterSpec(128, nonce))
             cipher.updateAAD(AAD)
-            return nonce + cipher.doFinal(key)
+            return (nonce + cipher.doFinal(key)).also { lastWrapped = it }
         } finally {
             key.fill(0)
         }

@@ -116,12 +116,18 @@ fn generated_bindings_cover_the_hand_written_layers() {
         .expect("run scripts/generate-bindings");
     assert!(status.success(), "scripts/generate-bindings failed");
 
-    let kotlin = std::fs::read_to_string(out.path().join("kotlin/jp/fieldvault/ffi/fieldvault_ffi.kt"))
-        .expect("generated Kotlin");
+    let kotlin = std::fs::read_to_string(
+        out.path()
+            .join("kotlin/jp/fieldvault/ffi/fieldvault_ffi.kt"),
+    )
+    .expect("generated Kotlin");
     let swift = std::fs::read_to_string(out.path().join("swift/FieldVaultFFI.swift"))
         .expect("generated Swift");
     assert!(out.path().join("swift/FieldVaultFFIFFI.h").is_file());
-    assert!(out.path().join("swift/FieldVaultFFIFFI.modulemap").is_file());
+    assert!(out
+        .path()
+        .join("swift/FieldVaultFFIFFI.modulemap")
+        .is_file());
     let kotlin_funs = declared(&kotlin, "fun");
     let swift_funs = declared(&swift, "func");
     for name in ["insertTaxAssist", "syncOnce", "ingestPhoto", "setLogger"] {
@@ -169,7 +175,10 @@ fn generated_bindings_cover_the_hand_written_layers() {
             "the {what} layer calls only {} generated functions ({called:?}); is the scan broken?",
             called.len()
         );
-        println!("{what}: {} generated functions called, all present", called.len());
+        println!(
+            "{what}: {} generated functions called, all present",
+            called.len()
+        );
     }
 }
 
@@ -195,7 +204,9 @@ fn scanners_find_what_they_should() {
             .into()
     );
     assert_eq!(
-        kotlin_function_imports("import jp.fieldvault.ffi.setLogger\nimport jp.fieldvault.ffi.SyncState\n"),
+        kotlin_function_imports(
+            "import jp.fieldvault.ffi.setLogger\nimport jp.fieldvault.ffi.SyncState\n"
+        ),
         ["setLogger"].map(String::from).into()
     );
 }

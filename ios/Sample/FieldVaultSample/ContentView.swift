@@ -68,6 +68,6 @@ struct SyncStatusBar: View {
 
 /// The library's messages name what failed, never a value.
 func describe(_ error: Error) -> String {
-    if case FieldVaultError.Validation = error { return "入力を確認してください" }
+    if let error = error as? FieldVaultError, case .Validation = error { return "入力を確認してください" }
     return (error as? LocalizedError)?.errorDescription ?? String(describing: error)
 }

@@ -11,14 +11,8 @@
 // `session` (PairingSession), and top-level functions and constructors through
 // the module name `FieldVaultFFI`.
 import Foundation
-import FieldVaultFFI
-
-public typealias DocumentId = FieldVaultFFI.DocumentId
-public typealias TaxAssist = FieldVaultFFI.TaxAssist
-public typealias BearSighting = FieldVaultFFI.BearSighting
-public typealias DamageReport = FieldVaultFFI.DamageReport
-public typealias SyncState = FieldVaultFFI.SyncState
-public typealias FieldVaultError = FieldVaultFFI.FieldVaultError
+// Apps import FieldVault only and still see the generated types (records, enums, errors).
+@_exported import FieldVaultFFI
 
 /// Runs blocking library work on a background queue.
 func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

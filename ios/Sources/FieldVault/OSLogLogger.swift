@@ -6,7 +6,7 @@ import os
 import FieldVaultFFI
 
 public final class OSLogLogger: FieldVaultFFI.Logger, @unchecked Sendable {
-    private let log = os.Logger(subsystem: "jp.fieldvault", category: "core")
+    private let osLog = os.Logger(subsystem: "jp.fieldvault", category: "core")
 
     public init() {}
 
@@ -18,7 +18,7 @@ public final class OSLogLogger: FieldVaultFFI.Logger, @unchecked Sendable {
         case .info: type = .info
         case .debug, .trace: type = .debug
         }
-        log.log(level: type, "[\(target, privacy: .public)] \(message, privacy: .public)")
+        osLog.log(level: type, "[\(target, privacy: .public)] \(message, privacy: .public)")
     }
 
     /// Installs the logger for records at `maxLevel` or more severe.

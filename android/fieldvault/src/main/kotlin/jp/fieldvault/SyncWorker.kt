@@ -1,6 +1,6 @@
 // Background sync with WorkManager: a periodic pass whenever the phone has a
-// network (the OS batches it with other work and respects Doze), plus an
-// expedited one-off pass on demand.
+// network (the OS batches it with other work and respects Doze), plus a
+// one-off pass on demand.
 package jp.fieldvault
 
 import android.content.Context
@@ -11,7 +11,6 @@ import androidx.work.ExistingPeriodicWorkPolicy
 import androidx.work.ExistingWorkPolicy
 import androidx.work.NetworkType
 import androidx.work.OneTimeWorkRequestBuilder
-import androidx.work.OutOfQuotaPolicy
 import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
@@ -64,7 +63,6 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
         fun syncSoon(context: Context) {
             val request = OneTimeWorkRequestBuilder<SyncWorker>()
                 .setConstraints(network)
-                .setExpedited(OutOfQuotaPolicy.RUN_AS_NON_EXPEDITED_WORK_REQUEST)
                 .build()
             WorkManager.getInstance(context).enqueueUniqueWork(NOW, ExistingWorkPolicy.REPLACE, request)
         }

@@ -4,12 +4,12 @@
 //! (Android Keystore, iOS Keychain / Secure Enclave). The keystore's own key
 //! never leaves the keystore: the provider receives the vault's 32-byte root
 //! key only to wrap it when a vault is created, and returns it only when
-//! unwrapping at unlock. Only the wrapped blob is ever stored. The bindings
-//! zero their copies of the unwrapped key as soon as the core has taken it;
-//! implementations should zero theirs (`ByteArray.fill(0)`, `resetBytes`).
+//! unwrapping at unlock. Only the wrapped blob is ever stored. The core keeps
+//! the unwrapped key in a zeroizing buffer; implementations should zero their
+//! copies (`ByteArray.fill(0)`, `resetBytes`). The transfer buffers uniffi
+//! allocates for the call are freed without zeroing (documented limit,
+//! `docs/adr/0004-ffi-bindings.md`).
 use std::sync::Arc;
-
-use zeroize::Zeroizing;
 
 use crate::error::KeyProviderError;
 
@@ -30,9 +30,7 @@ pub(crate) struct ForeignKeys(pub Arc<dyn KeyProvider>);
 
 impl fieldvault::KeyProvider for ForeignKeys {
     fn wrap(&self, key: &[u8]) -> Result<Vec<u8>, fieldvault::KeyProviderError> {
-        // The copy handed across is zeroed on this side when the call returns.
-        let copy = Zeroizing::new(key.to_vec());
-        self.0.wrap(copy.to_vec()).map_err(Into::into)
+        self.0.wrap(key.to_vec()).map_err(Into::into)
     }
 
     fn unwrap(&self, wrapped: &[u8]) -> Result<Vec<u8>, fieldvault::KeyProviderError> {

@@ -86,9 +86,12 @@ impl<S: Subscriber> Layer<S> for ForeignLayer {
         }
         let mut message = MessageOnly::default();
         event.record(&mut message);
-        installed
-            .logger
-            .log(level, metadata.target().to_owned(), message.0);
+        let target = metadata.target().to_owned();
+        // A logger that throws makes uniffi panic in this thread, which may be
+        // deep inside a vault operation: contain it here.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            installed.logger.log(level, target, message.0)
+        }));
     }
 }
 

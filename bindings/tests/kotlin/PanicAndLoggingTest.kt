@@ -56,4 +56,24 @@ class PanicAndLoggingTest {
             clearLogger()
         }
     }
+
+    @Test
+    fun `a logger that throws cannot break a vault operation`() {
+        setLogger(object : Logger {
+            override fun log(level: LogLevel, target: String, message: String) {
+                throw IllegalStateException("logger broke")
+            }
+        }, LogLevel.TRACE)
+        try {
+            val keys = AesGcmKeyProvider()
+            val (vault, dir) = newVault("throwing-logger", keys) // logs "vault created"
+            val id = vault.insertBearSighting(sampleBearSighting(vault.newEnvelope(DocumentKind.BEAR_SIGHTING, MUNICIPALITY)))
+            vault.close()
+            val reopened = jp.fieldvault.ffi.FieldVault.open(dir.path, keys, "staff") // logs "vault opened"
+            assertEquals(DocumentKind.BEAR_SIGHTING, reopened.summary(id).kind)
+            reopened.close()
+        } finally {
+            clearLogger()
+        }
+    }
 }

@@ -23,6 +23,12 @@ static RUNTIME: LazyLock<Option<tokio::runtime::Runtime>> = LazyLock::new(|| {
         .ok()
 });
 
+/// Calls a foreign listener; one that throws (uniffi then panics here) is
+/// contained so the forwarding task keeps running.
+fn notify(call: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+}
+
 fn spawn<F>(future: F) -> Result<JoinHandle<()>>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
@@ -126,7 +132,7 @@ impl SyncEngine {
         let task = spawn(async move {
             loop {
                 let state = rx.borrow_and_update().clone();
-                listener.on_state(state);
+                notify(|| listener.on_state(state));
                 if rx.changed().await.is_err() {
                     return;
                 }
@@ -145,7 +151,7 @@ impl SyncEngine {
                 let progress = SyncProgress::from(&*rx.borrow_and_update());
                 if last.as_ref() != Some(&progress) {
                     last = Some(progress.clone());
-                    listener.on_progress(progress);
+                    notify(|| listener.on_progress(progress));
                 }
                 if rx.changed().await.is_err() {
                     return;

@@ -90,12 +90,22 @@ class SyncTest {
         fieldEngine.setProgressListener(object : SyncProgressListener {
             override fun onProgress(p: SyncProgress) { progress += p }
         })
+        // A listener that throws keeps being called (the library contains the failure).
+        val afterThrow = Collections.synchronizedList(mutableListOf<SyncPhase>())
+        fieldEngine.setStateListener(object : SyncStateListener {
+            @Volatile var first = true
+            override fun onState(state: SyncState) {
+                if (first) { first = false; throw IllegalStateException("listener broke") }
+                afterThrow += state.phase
+            }
+        })
         eventually("pending changes reported") { progress.any { it.pendingChanges > 0uL } }
         val pushed = fieldEngine.syncOnce()
         assertTrue(pushed.pushed > 0uL, pushed.toString())
         assertEquals(2uL, pushed.photosUploaded)
         eventually("idle state after the pass") { states.lastOrNull()?.let { it.phase == SyncPhase.IDLE && it.lastSuccessMs != null } == true }
         assertEquals(0uL, fieldEngine.state().pendingChanges)
+        eventually("the throwing listener still receives states") { afterThrow.isNotEmpty() }
 
         val pulled = officeEngine.syncOnce()
         assertTrue(pulled.pulled > 0uL, pulled.toString())

@@ -1,0 +1,285 @@
+// The idiomatic Kotlin API over the generated bindings (jp.fieldvault.ffi).
+//
+// Every call that touches storage runs on Dispatchers.IO (suspend functions);
+// relay calls and photo ingest are suspend functions of the bindings already.
+// Sync state is a StateFlow. Errors are the generated FieldVaultException
+// subclasses (WrongKey, Validation, Network, Revoked, ...), each with a message
+// that names what failed and never a stored value.
+//
+// Convention checked by bindings/tests/binding_coverage.rs: the generated
+// objects are only reached through `inner` (FieldVault), `engine` (SyncEngine),
+// `session` (PairingSession) and `FfiVault` (constructors); top-level
+// generated functions are imported by name.
+package jp.fieldvault
+
+import android.content.Context
+import java.io.File
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.minutes
+import kotlin.time.Duration.Companion.seconds
+import jp.fieldvault.ffi.AnyDocument
+import jp.fieldvault.ffi.BearSighting
+import jp.fieldvault.ffi.DamageReport
+import jp.fieldvault.ffi.DeviceList
+import jp.fieldvault.ffi.DocumentId
+import jp.fieldvault.ffi.DocumentKind
+import jp.fieldvault.ffi.DocumentSummary
+import jp.fieldvault.ffi.FieldError
+import jp.fieldvault.ffi.FieldVault as FfiVault
+import jp.fieldvault.ffi.HistoryEntry
+import jp.fieldvault.ffi.KeyProvider
+import jp.fieldvault.ffi.ListFilter
+import jp.fieldvault.ffi.Listing
+import jp.fieldvault.ffi.PairingSession
+import jp.fieldvault.ffi.PhotoRef
+import jp.fieldvault.ffi.PhotoVariant
+import jp.fieldvault.ffi.Status
+import jp.fieldvault.ffi.SyncEngine
+import jp.fieldvault.ffi.SyncPhase
+import jp.fieldvault.ffi.SyncProgress
+import jp.fieldvault.ffi.SyncProgressListener
+import jp.fieldvault.ffi.SyncReport
+import jp.fieldvault.ffi.SyncSettings
+import jp.fieldvault.ffi.SyncState
+import jp.fieldvault.ffi.SyncStateListener
+import jp.fieldvault.ffi.TaxAssist
+import jp.fieldvault.ffi.Timestamp
+import jp.fieldvault.ffi.Uuid
+import jp.fieldvault.ffi.libraryVersion
+import jp.fieldvault.ffi.sampleBearSighting
+import jp.fieldvault.ffi.sampleDamageReport
+import jp.fieldvault.ffi.sampleTaxAssist
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
+
+/** One unlocked vault. Close it when the app no longer needs it. */
+class FieldVault private constructor(
+    private val inner: FfiVault,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+
+    companion object {
+        /** Where [openOrCreate] keeps a vault: app-private, excluded from backups by the manifest rules. */
+        fun defaultDirectory(context: Context, name: String = "vault"): File =
+            File(context.noBackupFilesDir, "fieldvault/$name")
+
+        /** Creates a vault in [dir]; its root key is wrapped by [keys] (the platform keystore). */
+        suspend fun create(
+            dir: File,
+            staffId: String,
+            keys: KeyProvider,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldVault = withContext(io) { FieldVault(FfiVault.create(dir.path, keys, staffId), io) }
+
+        /** Opens the vault in [dir]. Throws FieldVaultException.WrongKey if [keys] cannot unwrap it. */
+        suspend fun open(
+            dir: File,
+            staffId: String,
+            keys: KeyProvider,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldVault = withContext(io) { FieldVault(FfiVault.open(dir.path, keys, staffId), io) }
+
+        /** Opens the app's vault, creating it (and its keystore key) on first start. */
+        suspend fun openOrCreate(
+            context: Context,
+            staffId: String,
+            keys: KeyProvider = AndroidKeystoreKeyProvider(),
+            dir: File = defaultDirectory(context),
+        ): FieldVault =
+            if (File(dir, "vault.db").isFile) open(dir, staffId, keys) else create(dir, staffId, keys)
+
+        /** The native library's version. */
+        val version: String get() = libraryVersion()
+    }
+
+    private suspend fun <T> io(block: () -> T): T = withContext(io) { block() }
+
+    /** Set while a [Sync] is attached: local edits then ask it for a pass. */
+    @Volatile private var sync: Sync? = null
+
+    private fun changed() {
+        sync?.requestSync()
+    }
+
+    val deviceId: String get() = inner.deviceId()
+    val staffId: String get() = inner.staffId()
+
+    // ---- new documents --------------------------------------------------------
+
+    fun newTaxAssist(municipalityCode: String, taxYear: Int): TaxAssist =
+        inner.newTaxAssist(municipalityCode, taxYear.toUShort())
+
+    fun newBearSighting(municipalityCode: String): BearSighting = inner.newBearSighting(municipalityCode)
+
+    fun newDamageReport(municipalityCode: String, disasterName: String, reportNumber: Int, asOf: Timestamp): DamageReport =
+        inner.newDamageReport(municipalityCode, disasterName, reportNumber.toUInt(), asOf)
+
+    /** Filled, fictional documents for demos. */
+    fun sample(kind: DocumentKind, municipalityCode: String): AnyDocument {
+        val envelope = inner.newEnvelope(kind, municipalityCode)
+        return when (kind) {
+            DocumentKind.TAX_ASSIST -> AnyDocument.TaxAssist(sampleTaxAssist(envelope))
+            DocumentKind.BEAR_SIGHTING -> AnyDocument.BearSighting(sampleBearSighting(envelope))
+            DocumentKind.DAMAGE_REPORT -> AnyDocument.DamageReport(sampleDamageReport(envelope))
+            DocumentKind.AUDIT_LOG -> throw IllegalArgumentException("audit logs are not sample documents")
+        }
+    }
+
+    // ---- documents -------------------------------------------------------------
+
+    suspend fun insert(document: TaxAssist): DocumentId = io { inner.insertTaxAssist(document) }.also { changed() }
+    suspend fun insert(document: BearSighting): DocumentId = io { inner.insertBearSighting(document) }.also { changed() }
+    suspend fun insert(document: DamageReport): DocumentId = io { inner.insertDamageReport(document) }.also { changed() }
+
+    suspend fun taxAssist(id: DocumentId): TaxAssist = io { inner.getTaxAssist(id) }
+    suspend fun bearSighting(id: DocumentId): BearSighting = io { inner.getBearSighting(id) }
+    suspend fun damageReport(id: DocumentId): DamageReport = io { inner.getDamageReport(id) }
+    suspend fun document(id: DocumentId): AnyDocument = io { inner.getAny(id) }
+
+    /** Saves an edited document; only changed fields are recorded (and merge with others' edits). */
+    suspend fun save(document: TaxAssist) = io { inner.putTaxAssist(document) }.also { changed() }
+    suspend fun save(document: BearSighting) = io { inner.putBearSighting(document) }.also { changed() }
+    suspend fun save(document: DamageReport) = io { inner.putDamageReport(document) }.also { changed() }
+
+    /** Field errors (empty: valid) for live form feedback; nothing is stored. */
+    fun validate(document: TaxAssist): List<FieldError> = inner.validateTaxAssist(document)
+    fun validate(document: BearSighting): List<FieldError> = inner.validateBearSighting(document)
+    fun validate(document: DamageReport): List<FieldError> = inner.validateDamageReport(document)
+
+    suspend fun list(
+        kind: DocumentKind? = null,
+        status: Status? = null,
+        updatedFrom: Timestamp? = null,
+        updatedUntil: Timestamp? = null,
+    ): Listing = io { inner.list(ListFilter(kind, status, updatedFrom, updatedUntil)) }
+
+    suspend fun summary(id: DocumentId): DocumentSummary = io { inner.summary(id) }
+    suspend fun history(id: DocumentId): List<HistoryEntry> = io { inner.history(id) }
+    suspend fun setStatus(id: DocumentId, status: Status) = io { inner.setStatus(id, status) }.also { changed() }
+    suspend fun markAcknowledged(id: DocumentId) = io { inner.markAcknowledged(id) }
+
+    /** Crypto-shreds one document (its key first). */
+    suspend fun delete(id: DocumentId) = io { inner.delete(id) }.also { changed() }
+
+    suspend fun exportChanges(id: DocumentId): ByteArray = io { inner.exportChanges(id) }
+    suspend fun mergeChanges(changes: ByteArray): DocumentId = io { inner.mergeChanges(changes) }.also { changed() }
+    suspend fun compact(id: DocumentId) = io { inner.compact(id) }
+    suspend fun applyRetention(): List<DocumentId> = io { inner.applyRetention() }
+
+    // ---- My Number (個人番号): never synced, deleted on filing ---------------------
+
+    /** Stores the number (checked by its check digit); returns the masked form for display. */
+    suspend fun setMyNumber(id: DocumentId, myNumber: String): String = io { inner.setMyNumber(id, myNumber) }
+    suspend fun myNumberMasked(id: DocumentId): String? = io { inner.myNumberMasked(id) }
+
+    /** The full number, for the moment it is typed into e-Tax. Never log or persist it. */
+    suspend fun revealMyNumber(id: DocumentId): String? = io { inner.revealMyNumber(id) }
+    suspend fun forgetMyNumber(id: DocumentId): Boolean = io { inner.forgetMyNumber(id) }
+
+    // ---- photos ------------------------------------------------------------------
+
+    /** JPEG, PNG or WebP bytes from the camera; metadata is stripped, the image resized and sealed. */
+    suspend fun ingestPhoto(id: DocumentId, image: ByteArray): PhotoRef = inner.ingestPhoto(id, image).also { changed() }
+    suspend fun photo(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.DISPLAY)
+    suspend fun thumbnail(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.THUMBNAIL)
+
+    // ---- maintenance ----------------------------------------------------------------
+
+    suspend fun integrityCheck(): Boolean = io { inner.integrityCheck() }
+    suspend fun checkpoint() = io { inner.checkpoint() }
+
+    /** Crypto-shreds the whole vault and removes its files. */
+    suspend fun wipe() = io { inner.wipe() }
+
+    // ---- workspace -------------------------------------------------------------------
+
+    suspend fun syncSettings(): SyncSettings? = io { inner.syncSettings() }
+
+    /** Office device: creates the workspace with the relay operator's token. */
+    suspend fun createWorkspace(relayUrl: String, operatorToken: String, leaseHours: Int = 72): SyncSettings =
+        inner.createWorkspace(relayUrl, operatorToken, leaseHours.toUInt())
+
+    /** Office device: starts pairing one phone; show [Pairing.qrText] as a QR code. */
+    suspend fun startPairing(validFor: Duration = 10.minutes): Pairing =
+        Pairing(inner.startPairing(validFor.inWholeSeconds.toUInt()))
+
+    /** Phone: joins with the scanned QR text; waits for the office device to deliver the keys. */
+    suspend fun joinWorkspace(qrText: String, deviceName: String, timeout: Duration = 2.minutes): SyncSettings =
+        inner.joinWorkspace(qrText, deviceName, timeout.inWholeSeconds.toUInt())
+
+    suspend fun devices(): DeviceList = inner.listDevices()
+
+    /** Office device: revokes a lost phone (it wipes itself when it next connects); returns the new key epoch. */
+    suspend fun revokeDevice(deviceId: String): Int = inner.revokeDevice(deviceId).toInt()
+    suspend fun rotateKey(): Int = inner.rotateKey().toInt()
+
+    /** The sync engine of this (enrolled) vault; one per process. */
+    @Synchronized
+    fun sync(): Sync = sync ?: Sync(inner.syncEngine()).also { sync = it }
+
+    override fun close() {
+        sync?.close()
+        sync = null
+        inner.close()
+    }
+}
+
+/** The office side of pairing one device. */
+class Pairing internal constructor(private val session: PairingSession) : AutoCloseable {
+    /** The QR code's text (holds the one-time enrollment secret: show it, never log it). */
+    val qrText: String get() = session.qrText()
+
+    /** Waits for the phone to enroll; returns its device id. */
+    suspend fun complete(timeout: Duration = 2.minutes): String = session.complete(timeout.inWholeSeconds.toUInt())
+
+    override fun close() = session.close()
+}
+
+/** Sync with the relay: a [StateFlow] of state and progress, passes on demand or in the background. */
+class Sync internal constructor(private val engine: SyncEngine) : AutoCloseable {
+    private val _state = MutableStateFlow(engine.state())
+    private val _progress = MutableStateFlow(SyncProgress(0uL, 0uL, null))
+
+    /** For a status bar: phase (idle, pushing, pulling, backoff, offline, revoked), pending work, last error. */
+    val state: StateFlow<SyncState> = _state.asStateFlow()
+
+    /** Pending change sets and bytes, and the transfer in progress. */
+    val progress: StateFlow<SyncProgress> = _progress.asStateFlow()
+
+    val isRevoked: Boolean get() = _state.value.phase == SyncPhase.REVOKED
+
+    init {
+        engine.setStateListener(object : SyncStateListener {
+            override fun onState(state: SyncState) {
+                _state.value = state
+            }
+        })
+        engine.setProgressListener(object : SyncProgressListener {
+            override fun onProgress(progress: SyncProgress) {
+                _progress.value = progress
+            }
+        })
+    }
+
+    /** One pass now. Throws FieldVaultException.Revoked (after the wipe) if this phone was revoked. */
+    suspend fun syncNow(): SyncReport = engine.syncOnce()
+
+    /** The background loop while the app runs (WorkManager covers the rest: [SyncWorker]). */
+    fun start(interval: Duration = 60.seconds) = engine.start(interval.inWholeSeconds.coerceAtLeast(1).toUInt())
+
+    /** Stops the loop for good (a new [FieldVault.sync] is needed after [close]). */
+    fun stop() = engine.cancel()
+
+    fun notifyConnectivity(online: Boolean) = engine.notifyConnectivity(online)
+
+    fun requestSync() = engine.requestSync()
+
+    override fun close() {
+        engine.cancel()
+        engine.close()
+    }
+}

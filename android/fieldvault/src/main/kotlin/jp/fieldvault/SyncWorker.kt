@@ -1,0 +1,75 @@
+// Background sync with WorkManager: a periodic pass whenever the phone has a
+// network (the OS batches it with other work and respects Doze), plus a
+// one-off pass on demand.
+package jp.fieldvault
+
+import android.content.Context
+import androidx.work.BackoffPolicy
+import androidx.work.Constraints
+import androidx.work.CoroutineWorker
+import androidx.work.ExistingPeriodicWorkPolicy
+import androidx.work.ExistingWorkPolicy
+import androidx.work.NetworkType
+import androidx.work.OneTimeWorkRequestBuilder
+import androidx.work.PeriodicWorkRequestBuilder
+import androidx.work.WorkManager
+import androidx.work.WorkerParameters
+import java.util.concurrent.TimeUnit
+import jp.fieldvault.ffi.FieldVaultException
+
+/** Implemented by the app's Application: hands the worker the open vault. */
+interface FieldVaultHost {
+    suspend fun fieldVault(): FieldVault?
+}
+
+class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
+    override suspend fun doWork(): Result {
+        val host = applicationContext as? FieldVaultHost ?: return Result.failure()
+        val vault = host.fieldVault() ?: return Result.success() // not enrolled yet: nothing to do
+        if (vault.syncSettings() == null) return Result.success()
+        return try {
+            vault.sync().syncNow()
+            Result.success()
+        } catch (e: FieldVaultException.Revoked) {
+            // The vault has wiped itself; stop scheduling.
+            cancel(applicationContext)
+            Result.failure()
+        } catch (e: FieldVaultException.Network) {
+            Result.retry()
+        } catch (e: FieldVaultException.Relay) {
+            Result.retry()
+        } catch (e: FieldVaultException.KeyUnavailable) {
+            Result.retry() // phone locked: try again later
+        }
+    }
+
+    companion object {
+        private const val PERIODIC = "fieldvault-sync"
+        private const val NOW = "fieldvault-sync-now"
+
+        private val network = Constraints.Builder().setRequiredNetworkType(NetworkType.CONNECTED).build()
+
+        /** Schedules the periodic pass (every 15 minutes, the OS minimum, when online). */
+        fun schedule(context: Context) {
+            val request = PeriodicWorkRequestBuilder<SyncWorker>(15, TimeUnit.MINUTES)
+                .setConstraints(network)
+                .setBackoffCriteria(BackoffPolicy.EXPONENTIAL, 30, TimeUnit.SECONDS)
+                .build()
+            WorkManager.getInstance(context)
+                .enqueueUniquePeriodicWork(PERIODIC, ExistingPeriodicWorkPolicy.KEEP, request)
+        }
+
+        /** One pass as soon as there is a network (e.g. after saving a report). */
+        fun syncSoon(context: Context) {
+            val request = OneTimeWorkRequestBuilder<SyncWorker>()
+                .setConstraints(network)
+                .build()
+            WorkManager.getInstance(context).enqueueUniqueWork(NOW, ExistingWorkPolicy.REPLACE, request)
+        }
+
+        fun cancel(context: Context) {
+            WorkManager.getInstance(context).cancelUniqueWork(PERIODIC)
+            WorkManager.getInstance(context).cancelUniqueWork(NOW)
+        }
+    }
+}

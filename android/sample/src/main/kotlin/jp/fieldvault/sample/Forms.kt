@@ -1,0 +1,56 @@
+package jp.fieldvault.sample
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.verticalScroll
+import androidx.compose.material3.Button
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.text.input.KeyboardType
+import androidx.compose.foundation.text.KeyboardOptions
+import androidx.compose.ui.unit.dp
+import jp.fieldvault.ffi.FieldError
+import jp.fieldvault.ffi.FieldVaultException
+
+/** A scrolling form column with a title, the fields, field errors and a save button. */
+@Composable
+fun FormColumn(title: String, errors: List<FieldError>, status: String?, onSave: () -> Unit, content: @Composable () -> Unit) {
+    Column(
+        Modifier.verticalScroll(rememberScrollState()).padding(16.dp).fillMaxWidth(),
+        verticalArrangement = Arrangement.spacedBy(8.dp),
+    ) {
+        Text(title, style = MaterialTheme.typography.titleLarge)
+        content()
+        errors.forEach { Text("${it.field}: ${it.message}", color = MaterialTheme.colorScheme.error) }
+        Button(onClick = onSave, modifier = Modifier.fillMaxWidth()) { Text("保存") }
+        status?.let { Text(it) }
+    }
+}
+
+@Composable
+fun Field(label: String, value: String, numeric: Boolean = false, onChange: (String) -> Unit) {
+    OutlinedTextField(
+        value = value,
+        onValueChange = onChange,
+        label = { Text(label) },
+        singleLine = true,
+        keyboardOptions = if (numeric) KeyboardOptions(keyboardType = KeyboardType.Number) else KeyboardOptions.Default,
+        modifier = Modifier.fillMaxWidth(),
+    )
+}
+
+/** What to show for a failed save: the library's message names the problem, never a value. */
+fun describe(e: Throwable): String = when (e) {
+    is FieldVaultException.Validation -> "入力を確認してください"
+    is FieldVaultException -> e.message ?: e.javaClass.simpleName
+    else -> throw e
+}
+
+/** Now as RFC 3339 with the phone's offset. */
+fun nowTimestamp(): String = java.time.OffsetDateTime.now().withNano(0).toString()

@@ -1,0 +1,364 @@
+// The idiomatic Swift API over the generated bindings (module FieldVaultFFI).
+//
+// Storage calls run off the caller's thread (`async`); relay calls and photo
+// ingest are async in the bindings already. Sync state is an AsyncStream.
+// Errors are the generated `FieldVaultError` cases (WrongKey, Validation,
+// Network, Revoked, ...), each with a message that names what failed and never
+// a stored value.
+//
+// Convention checked by bindings/tests/binding_coverage.rs: the generated
+// objects are only reached through `inner` (FieldVault), `engine` (SyncEngine),
+// `session` (PairingSession), and top-level functions and constructors through
+// the module name `FieldVaultFFI`.
+import Foundation
+// Apps import FieldVault only and still see the generated types (records, enums, errors).
+@_exported import FieldVaultFFI
+
+/// Runs blocking library work on a background queue.
+func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+/// One unlocked vault.
+public final class FieldVault: @unchecked Sendable {
+    let inner: FieldVaultFFI.FieldVault
+    private let lock = NSLock()
+    private var currentSync: Sync?
+
+    private init(_ inner: FieldVaultFFI.FieldVault) {
+        self.inner = inner
+    }
+
+    /// Where the app keeps its vault: Application Support, excluded from backups, protected until first unlock.
+    public static func defaultDirectory(name: String = "vault") throws -> URL {
+        var dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
+            .appendingPathComponent("FieldVault/\(name)", isDirectory: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true,
+                                                attributes: [.protectionKey: FileProtectionType.completeUntilFirstUserAuthentication])
+        var values = URLResourceValues()
+        values.isExcludedFromBackup = true
+        try dir.setResourceValues(values)
+        return dir
+    }
+
+    /// Creates a vault whose root key is wrapped by `keys` (the Keychain / Secure Enclave).
+    public static func create(at dir: URL, staffId: String, keys: KeyProvider = KeychainKeyProvider()) async throws -> FieldVault {
+        try await offMain { FieldVault(try FieldVaultFFI.FieldVault.create(dir: dir.path, keys: keys, staffId: staffId)) }
+    }
+
+    /// Opens a vault; throws `FieldVaultError.WrongKey` if `keys` cannot unwrap it.
+    public static func open(at dir: URL, staffId: String, keys: KeyProvider = KeychainKeyProvider()) async throws -> FieldVault {
+        try await offMain { FieldVault(try FieldVaultFFI.FieldVault.open(dir: dir.path, keys: keys, staffId: staffId)) }
+    }
+
+    /// Opens the app's vault, creating it (and its keychain key) on first launch.
+    public static func openOrCreate(staffId: String, keys: KeyProvider = KeychainKeyProvider()) async throws -> FieldVault {
+        let dir = try defaultDirectory()
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("vault.db").path) {
+            return try await open(at: dir, staffId: staffId, keys: keys)
+        }
+        return try await create(at: dir, staffId: staffId, keys: keys)
+    }
+
+    public static var version: String { FieldVaultFFI.libraryVersion() }
+
+    public var deviceId: String { inner.deviceId() }
+    public var staffId: String { inner.staffId() }
+
+    private func changed() {
+        lock.lock(); let sync = currentSync; lock.unlock()
+        sync?.requestSync()
+    }
+
+    // MARK: new documents
+
+    public func newTaxAssist(municipalityCode: String, taxYear: UInt16) -> TaxAssist {
+        inner.newTaxAssist(municipalityCode: municipalityCode, taxYear: taxYear)
+    }
+
+    public func newBearSighting(municipalityCode: String) -> BearSighting {
+        inner.newBearSighting(municipalityCode: municipalityCode)
+    }
+
+    public func newDamageReport(municipalityCode: String, disasterName: String, reportNumber: UInt32, asOf: Date = Date()) throws -> DamageReport {
+        try inner.newDamageReport(municipalityCode: municipalityCode, disasterName: disasterName,
+                                  reportNumber: reportNumber, asOf: rfc3339(asOf))
+    }
+
+    /// A filled, fictional document for demos.
+    public func sample(_ kind: DocumentKind, municipalityCode: String) throws -> AnyDocument {
+        let envelope = try inner.newEnvelope(kind: kind, municipalityCode: municipalityCode)
+        switch kind {
+        case .taxAssist: return .taxAssist(try FieldVaultFFI.sampleTaxAssist(envelope: envelope))
+        case .bearSighting: return .bearSighting(try FieldVaultFFI.sampleBearSighting(envelope: envelope))
+        case .damageReport: return .damageReport(try FieldVaultFFI.sampleDamageReport(envelope: envelope))
+        case .auditLog: throw SampleError.notASampleKind
+        }
+    }
+
+    // MARK: documents
+
+    @discardableResult
+    public func insert(_ document: TaxAssist) async throws -> DocumentId {
+        defer { changed() }
+        return try await offMain { try self.inner.insertTaxAssist(document: document) }
+    }
+
+    @discardableResult
+    public func insert(_ document: BearSighting) async throws -> DocumentId {
+        defer { changed() }
+        return try await offMain { try self.inner.insertBearSighting(document: document) }
+    }
+
+    @discardableResult
+    public func insert(_ document: DamageReport) async throws -> DocumentId {
+        defer { changed() }
+        return try await offMain { try self.inner.insertDamageReport(document: document) }
+    }
+
+    public func taxAssist(_ id: DocumentId) async throws -> TaxAssist {
+        try await offMain { try self.inner.getTaxAssist(id: id) }
+    }
+
+    public func bearSighting(_ id: DocumentId) async throws -> BearSighting {
+        try await offMain { try self.inner.getBearSighting(id: id) }
+    }
+
+    public func damageReport(_ id: DocumentId) async throws -> DamageReport {
+        try await offMain { try self.inner.getDamageReport(id: id) }
+    }
+
+    public func document(_ id: DocumentId) async throws -> AnyDocument {
+        try await offMain { try self.inner.getAny(id: id) }
+    }
+
+    /// Saves an edited document; only changed fields are recorded.
+    public func save(_ document: TaxAssist) async throws {
+        try await offMain { try self.inner.putTaxAssist(document: document) }; changed()
+    }
+
+    public func save(_ document: BearSighting) async throws {
+        try await offMain { try self.inner.putBearSighting(document: document) }; changed()
+    }
+
+    public func save(_ document: DamageReport) async throws {
+        try await offMain { try self.inner.putDamageReport(document: document) }; changed()
+    }
+
+    /// Field errors (empty: valid) for live form feedback.
+    public func validate(_ document: TaxAssist) throws -> [FieldError] { try inner.validateTaxAssist(document: document) }
+    public func validate(_ document: BearSighting) throws -> [FieldError] { try inner.validateBearSighting(document: document) }
+    public func validate(_ document: DamageReport) throws -> [FieldError] { try inner.validateDamageReport(document: document) }
+
+    public func list(kind: DocumentKind? = nil, status: Status? = nil) async throws -> Listing {
+        try await offMain { try self.inner.list(filter: ListFilter(kind: kind, status: status, updatedFrom: nil, updatedUntil: nil)) }
+    }
+
+    public func summary(_ id: DocumentId) async throws -> DocumentSummary {
+        try await offMain { try self.inner.summary(id: id) }
+    }
+
+    public func history(_ id: DocumentId) async throws -> [HistoryEntry] {
+        try await offMain { try self.inner.history(id: id) }
+    }
+
+    public func setStatus(_ id: DocumentId, _ status: Status) async throws {
+        try await offMain { try self.inner.setStatus(id: id, status: status) }; changed()
+    }
+
+    /// Crypto-shreds one document (its key first).
+    public func delete(_ id: DocumentId) async throws {
+        try await offMain { try self.inner.delete(id: id) }; changed()
+    }
+
+    public func exportChanges(_ id: DocumentId) async throws -> Data {
+        try await offMain { try self.inner.exportChanges(id: id) }
+    }
+
+    @discardableResult
+    public func mergeChanges(_ changes: Data) async throws -> DocumentId {
+        defer { changed() }
+        return try await offMain { try self.inner.mergeChanges(changes: changes) }
+    }
+
+    // MARK: My Number (個人番号): never synced, deleted on filing
+
+    /// Stores the number (checked by its check digit); returns the masked form.
+    public func setMyNumber(_ id: DocumentId, _ myNumber: String) async throws -> String {
+        try await offMain { try self.inner.setMyNumber(id: id, myNumber: myNumber) }
+    }
+
+    public func myNumberMasked(_ id: DocumentId) async throws -> String? {
+        try await offMain { try self.inner.myNumberMasked(id: id) }
+    }
+
+    public func forgetMyNumber(_ id: DocumentId) async throws -> Bool {
+        try await offMain { try self.inner.forgetMyNumber(id: id) }
+    }
+
+    // MARK: photos
+
+    /// JPEG/PNG/WebP as is; HEIC (the iPhone default) is converted to JPEG with ImageIO first.
+    /// The library strips all metadata from the stored image and keeps position and
+    /// time (where the document kind allows) inside the sealed document only.
+    @discardableResult
+    public func ingestPhoto(_ id: DocumentId, image: Data) async throws -> PhotoRef {
+        let bytes = try PhotoConversion.jpegIfNeeded(image)
+        defer { changed() }
+        return try await inner.ingestPhoto(id: id, image: bytes)
+    }
+
+    public func photo(_ id: DocumentId, photoId: Uuid) async throws -> Data {
+        try await inner.readPhoto(id: id, photoId: photoId, variant: .display)
+    }
+
+    public func thumbnail(_ id: DocumentId, photoId: Uuid) async throws -> Data {
+        try await inner.readPhoto(id: id, photoId: photoId, variant: .thumbnail)
+    }
+
+    public func integrityCheck() async throws -> Bool {
+        try await offMain { try self.inner.integrityCheck() }
+    }
+
+    /// Crypto-shreds the whole vault and removes its files.
+    public func wipe() async throws {
+        try await offMain { try self.inner.wipe() }
+    }
+
+    // MARK: workspace
+
+    public func syncSettings() throws -> SyncSettings? { try inner.syncSettings() }
+
+    /// Office device: creates the workspace with the relay operator's token.
+    public func createWorkspace(relayURL: URL, operatorToken: String, leaseHours: UInt32 = 72) async throws -> SyncSettings {
+        try await inner.createWorkspace(relayUrl: relayURL.absoluteString, operatorToken: operatorToken, leaseHours: leaseHours)
+    }
+
+    /// Office device: starts pairing one phone; show `qrText` as a QR code, then `complete()`.
+    public func startPairing(validFor seconds: UInt32 = 600) async throws -> Pairing {
+        Pairing(session: try await inner.startPairing(validForSecs: seconds))
+    }
+
+    /// Phone: joins with the scanned QR text and waits for the keys.
+    public func joinWorkspace(qrText: String, deviceName: String, timeout seconds: UInt32 = 120) async throws -> SyncSettings {
+        try await inner.joinWorkspace(qrText: qrText, deviceName: deviceName, timeoutSecs: seconds)
+    }
+
+    public func devices() async throws -> DeviceList { try await inner.listDevices() }
+
+    /// Office device: revokes a lost phone (it wipes itself on its next connection); returns the new key epoch.
+    public func revokeDevice(_ deviceId: String) async throws -> UInt32 { try await inner.revokeDevice(deviceId: deviceId) }
+
+    public func rotateKey() async throws -> UInt32 { try await inner.rotateKey() }
+
+    /// This vault's sync engine (one per process).
+    public func sync() throws -> Sync {
+        lock.lock(); defer { lock.unlock() }
+        if let sync = currentSync { return sync }
+        let sync = Sync(engine: try inner.syncEngine())
+        currentSync = sync
+        return sync
+    }
+}
+
+/// The office side of pairing one device.
+public final class Pairing: @unchecked Sendable {
+    private let session: PairingSession
+    init(session: PairingSession) { self.session = session }
+
+    /// The QR code's text (holds the one-time enrollment secret: show it, never log it).
+    public var qrText: String { session.qrText() }
+
+    /// Waits for the phone to enroll; returns its device id.
+    public func complete(timeout seconds: UInt32 = 120) async throws -> String {
+        try await session.complete(timeoutSecs: seconds)
+    }
+}
+
+/// Sync with the relay: an `AsyncStream` of state, passes on demand or in the background.
+public final class Sync: @unchecked Sendable {
+    private let engine: SyncEngine
+    private let lock = NSLock()
+    private var continuations: [UUID: AsyncStream<SyncState>.Continuation] = [:]
+    private var latest: SyncState
+
+    init(engine: SyncEngine) {
+        self.engine = engine
+        self.latest = engine.state()
+        try? engine.setStateListener(listener: StateForwarder { [weak self] state in self?.publish(state) })
+    }
+
+    private func publish(_ state: SyncState) {
+        lock.lock()
+        latest = state
+        let targets = Array(continuations.values)
+        lock.unlock()
+        for continuation in targets { continuation.yield(state) }
+    }
+
+    /// The current state, then every change (for a status bar).
+    public var states: AsyncStream<SyncState> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let key = UUID()
+            lock.lock()
+            continuations[key] = continuation
+            let current = latest
+            lock.unlock()
+            continuation.yield(current)
+            continuation.onTermination = { [weak self] _ in
+                guard let self else { return }
+                self.lock.lock(); self.continuations[key] = nil; self.lock.unlock()
+            }
+        }
+    }
+
+    public var state: SyncState { engine.state() }
+
+    /// One pass now; throws `FieldVaultError.Revoked` (after the wipe) if this phone was revoked.
+    @discardableResult
+    public func syncNow() async throws -> SyncReport { try await engine.syncOnce() }
+
+    /// The background loop while the app is in the foreground.
+    public func start(interval seconds: UInt32 = 60) throws { try engine.start(intervalSecs: seconds) }
+
+    /// Stops the loop for good.
+    public func stop() { engine.cancel() }
+
+    public func notifyConnectivity(online: Bool) { engine.notifyConnectivity(online: online) }
+
+    public func requestSync() { engine.requestSync() }
+
+    /// Progress updates (pending change sets and bytes, current transfer).
+    public func onProgress(_ handler: @escaping @Sendable (SyncProgress) -> Void) throws {
+        try engine.setProgressListener(listener: ProgressForwarder(handler))
+    }
+}
+
+private final class StateForwarder: SyncStateListener, @unchecked Sendable {
+    private let handler: (SyncState) -> Void
+    init(_ handler: @escaping (SyncState) -> Void) { self.handler = handler }
+    func onState(state: SyncState) { handler(state) }
+}
+
+private final class ProgressForwarder: SyncProgressListener, @unchecked Sendable {
+    private let handler: @Sendable (SyncProgress) -> Void
+    init(_ handler: @escaping @Sendable (SyncProgress) -> Void) { self.handler = handler }
+    func onProgress(progress: SyncProgress) { handler(progress) }
+}
+
+/// RFC 3339 with the device's current offset, as the library expects.
+func rfc3339(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    formatter.timeZone = TimeZone.current
+    return formatter.string(from: date)
+}
+
+/// `sample(_:)` was asked for a kind that has no sample (the audit log).
+public enum SampleError: Error {
+    case notASampleKind
+}

@@ -235,6 +235,26 @@ impl SyncEngine {
         result
     }
 
+    /// Runs blocking vault work (SQLite writes that wait on `fsync`,
+    /// Automerge merges, sealing) on tokio's blocking pool, so the runtime's
+    /// workers keep driving network I/O and the app's other calls meanwhile.
+    /// Measured reason: with the work inline, a few devices merging on a
+    /// two-worker runtime starved every other request until it timed out
+    /// (docs/performance.md, "Relay under load"). A panic inside `f` is
+    /// resumed here, as if the work had run inline.
+    async fn on_vault<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault) -> Result<T> + Send + 'static,
+    {
+        let vault = Arc::clone(&self.vault);
+        match tokio::task::spawn_blocking(move || f(&vault)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Cancelled),
+        }
+    }
+
     async fn pass_inner(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         match self.refresh_keys().await {
@@ -245,12 +265,12 @@ impl SyncEngine {
             other => other?,
         }
         // This device's audit entries travel as its audit-log document.
-        self.vault.publish_audit()?;
+        self.on_vault(Vault::publish_audit).await?;
         self.push(&mut report).await?;
         self.push_photos(&mut report).await?;
         self.pull(&mut report).await?;
         self.pull_photos(&mut report).await?;
-        report.purged = self.vault.apply_retention()?.len();
+        report.purged = self.on_vault(Vault::apply_retention).await?.len();
         Ok(report)
     }
 
@@ -314,11 +334,13 @@ impl SyncEngine {
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let items = self.vault.outbox_items(self.push_batch)?;
+            let batch = self.push_batch;
+            let (items, (pending_changes, pending_bytes)) = self
+                .on_vault(move |v| Ok((v.outbox_items(batch)?, v.outbox_size()?)))
+                .await?;
             if items.is_empty() {
                 return Ok(());
             }
-            let (pending_changes, pending_bytes) = self.vault.outbox_size()?;
             self.update(|s| {
                 s.phase = SyncPhase::Pushing;
                 s.pending_changes = pending_changes;
@@ -351,7 +373,8 @@ impl SyncEngine {
                 return Err(Error::Network("the relay acknowledged nothing".into()));
             }
             report.pushed += acked.len();
-            self.vault.outbox_acknowledged(&acked)?;
+            self.on_vault(move |v| v.outbox_acknowledged(&acked))
+                .await?;
         }
     }
 
@@ -490,14 +513,18 @@ impl SyncEngine {
                     });
                 opened.push((pulled.seq, payload));
             }
-            let results = {
-                let batch: Vec<(crate::model::DocumentId, &[u8])> = opened
-                    .iter()
-                    .filter_map(|(_, p)| p.as_ref().ok())
-                    .map(|(id, payload)| (*id, &payload[16..]))
-                    .collect();
-                self.vault.merge_batch_from_relay(&batch)?
-            };
+            let (opened, results) = self
+                .on_vault(move |v| {
+                    let batch: Vec<(crate::model::DocumentId, &[u8])> = opened
+                        .iter()
+                        .filter_map(|(_, p)| p.as_ref().ok())
+                        .map(|(id, payload)| (*id, &payload[16..]))
+                        .collect();
+                    let results = v.merge_batch_from_relay(&batch)?;
+                    drop(batch);
+                    Ok((opened, results))
+                })
+                .await?;
             let mut merged = results.into_iter();
             for (seq, payload) in opened {
                 let result = match payload {

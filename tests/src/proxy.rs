@@ -22,12 +22,20 @@ pub enum Fault {
     /// Accept and immediately close (and close open connections at their
     /// next request).
     Refuse = 3,
+    /// Forward `cut_after` bytes from the client in total, over every
+    /// connection, counted from [`FaultProxy::set`]; then close the
+    /// connection that crosses the budget and every later one at its first
+    /// byte. Unlike `CutAfter`, the outcome does not depend on whether the
+    /// client's pool reuses a connection or opens a new one.
+    CutTotalAfter = 4,
 }
 
 pub struct FaultProxy {
     pub addr: SocketAddr,
     fault: Arc<AtomicU8>,
     cut_after: Arc<AtomicU64>,
+    /// Client bytes forwarded since the last `set` (for `CutTotalAfter`).
+    total: Arc<AtomicU64>,
     /// Connections cut or refused so far.
     pub injected: Arc<AtomicU64>,
     /// Request lines (`PUT /v1/...`) forwarded to the relay, in order, so
@@ -42,19 +50,21 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let fault = Arc::new(AtomicU8::new(Fault::None as u8));
         let cut_after = Arc::new(AtomicU64::new(u64::MAX));
+        let total = Arc::new(AtomicU64::new(0));
         let injected = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (f, c, i, r) = (
-            fault.clone(),
-            cut_after.clone(),
-            injected.clone(),
-            requests.clone(),
-        );
+        let shared = Shared {
+            fault: fault.clone(),
+            cut_after: cut_after.clone(),
+            total: total.clone(),
+            injected: injected.clone(),
+            requests: requests.clone(),
+        };
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (f, c, i, r) = (f.clone(), c.clone(), i.clone(), r.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    let _ = handle(client, upstream, f, c, i, r).await;
+                    let _ = handle(client, upstream, shared).await;
                 });
             }
         });
@@ -62,6 +72,7 @@ impl FaultProxy {
             addr,
             fault,
             cut_after,
+            total,
             injected,
             requests,
             task,
@@ -74,6 +85,7 @@ impl FaultProxy {
 
     pub fn set(&self, fault: Fault, cut_after_bytes: u64) {
         self.cut_after.store(cut_after_bytes, Ordering::SeqCst);
+        self.total.store(0, Ordering::SeqCst);
         self.fault.store(fault as u8, Ordering::SeqCst);
     }
 }
@@ -84,14 +96,28 @@ impl Drop for FaultProxy {
     }
 }
 
+/// The proxy's settings and counters, shared by every connection.
+#[derive(Clone)]
+struct Shared {
+    fault: Arc<AtomicU8>,
+    cut_after: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    injected: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
 async fn handle(
     mut client: TcpStream,
     upstream: SocketAddr,
-    fault: Arc<AtomicU8>,
-    cut_after: Arc<AtomicU64>,
-    injected: Arc<AtomicU64>,
-    requests: Arc<Mutex<Vec<String>>>,
+    shared: Shared,
 ) -> std::io::Result<()> {
+    let Shared {
+        fault,
+        cut_after,
+        total,
+        injected,
+        requests,
+    } = shared;
     if fault.load(Ordering::SeqCst) == Fault::Refuse as u8 {
         injected.fetch_add(1, Ordering::SeqCst);
         return Ok(());
@@ -125,7 +151,15 @@ async fn handle(
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 return Ok(());
             }
-            let allowed = (limit.saturating_sub(sent)).min(n as u64) as usize;
+            let allowed = if mode == Fault::CutTotalAfter as u8 {
+                let before = total.fetch_add(n as u64, Ordering::SeqCst);
+                cut_after
+                    .load(Ordering::SeqCst)
+                    .saturating_sub(before)
+                    .min(n as u64) as usize
+            } else {
+                (limit.saturating_sub(sent)).min(n as u64) as usize
+            };
             record_request_lines(&mut carry, &buf[..allowed], &requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;

@@ -48,7 +48,7 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
         (2, 0)
     );
 
-    // First attempt through a proxy that cuts each connection after ~300 KB.
+    // First attempt through a proxy that cuts the upload part-way.
     let upstream: std::net::SocketAddr = relay
         .url
         .trim_start_matches("http://")
@@ -56,7 +56,25 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
         .expect("addr");
     let proxy = FaultProxy::start(upstream).await;
     forest.use_relay(&proxy.url());
-    proxy.set(Fault::CutAfter, 300_000);
+    // Counted over all connections (so whether the client reuses a pooled
+    // connection or opens one per chunk does not matter): the document push
+    // and the thumbnail (~60 KB), the first display chunk, then half of the
+    // rest — so the upload is cut with some display chunks stored and the
+    // others not.
+    let display_len = forest
+        .vault
+        .photo(&bear, &photo.id, PhotoVariant::Display)
+        .expect("display")
+        .len() as u64;
+    let chunk = fieldvault::vault::PHOTO_CHUNK_SIZE as u64;
+    assert!(
+        display_len > chunk + 100_000,
+        "the display image spans more than one chunk ({display_len} bytes)"
+    );
+    proxy.set(
+        Fault::CutTotalAfter,
+        60_000 + chunk + (display_len - chunk) / 2,
+    );
     let mut interrupted = false;
     for _ in 0..3 {
         if forest.engine().sync_once().await.is_err() {

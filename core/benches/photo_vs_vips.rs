@@ -74,6 +74,14 @@ fn seal_like_the_vault(display: &[u8], thumbnail: &[u8]) -> Duration {
     start.elapsed()
 }
 
+/// The corpus file's name, for the tables.
+fn file_name(rel: &str) -> std::borrow::Cow<'_, str> {
+    Path::new(rel)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+}
+
 fn policy() -> PhotoPolicy {
     PhotoPolicy::for_kind(DocumentKind::DamageReport)
 }
@@ -228,7 +236,7 @@ fn main() {
         run_vips(&path, &out_dir);
         let (mut ours, mut theirs, mut ingests, mut seals) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for run in 0..RUNS {
+        for _ in 0..RUNS {
             // Interleaved, so all sides see the same machine state.
             let start = Instant::now();
             let (out, timings) = photo::process_timed(&bytes, &policy).expect("process");
@@ -249,17 +257,13 @@ fn main() {
             let start = Instant::now();
             vault.ingest_photo(&doc, &bytes, None).expect("ingest");
             ingests.push(start.elapsed());
-            let _ = run;
         }
         let (a, b) = (median(ours), median(theirs));
         let (ingest, seal) = (median(ingests), median(seals));
         ingest_rows.push((rel, ingest, seal, b));
         let vd = jpeg_size(&out_dir.join("x_display.jpg")).unwrap_or_default();
         let vt = jpeg_size(&out_dir.join("x_thumbnail.jpg")).unwrap_or_default();
-        let name = Path::new(rel)
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
+        let name = file_name(rel);
         println!(
             "{:<38} {:>10.1} {:>10.1} {:>6.2}x  {:<22} {:<22}",
             name,
@@ -283,10 +287,7 @@ fn main() {
         "photo", "ingest ms", "vips ms", "ratio", "seal ms", "seal %"
     );
     for (rel, ingest, seal, vips) in &ingest_rows {
-        let name = Path::new(rel)
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
+        let name = file_name(rel);
         println!(
             "{:<38} {:>10.1} {:>10.1} {:>6.2}x {:>10.2} {:>7.2}%",
             name,

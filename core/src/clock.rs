@@ -34,13 +34,13 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = crate::mutex::lock(&self.0);
         *t += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        Timestamp(*self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        Timestamp(*crate::mutex::lock(&self.0))
     }
 }

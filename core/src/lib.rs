@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod key_provider;
 pub mod model;
+mod mutex;
 pub mod photo;
 pub mod sample_data;
 pub mod store;

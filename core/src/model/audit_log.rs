@@ -108,12 +108,8 @@ impl AuditEntry {
         field(self.document_kind.as_deref().unwrap_or("").as_bytes());
         field(self.detail.as_bytes());
         field(self.prev_hash.as_bytes());
-        hex(ctx.finish().as_ref())
+        crate::sync::wire::hex(ctx.finish().as_ref())
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Something wrong with a chain, at entry `seq`.

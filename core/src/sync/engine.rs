@@ -184,14 +184,11 @@ impl SyncEngine {
     }
 
     fn settings(&self) -> SyncSettings {
-        self.settings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::mutex::lock(&self.settings).clone()
     }
 
     fn save_settings(&self, f: impl FnOnce(&mut SyncSettings)) -> Result<()> {
-        let mut guard = self.settings.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = crate::mutex::lock(&self.settings);
         f(&mut guard);
         self.vault.save_sync_settings(&guard)
     }

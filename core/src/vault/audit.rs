@@ -27,6 +27,7 @@ use crate::model::{
     verify_chain, AuditAction, AuditEntry, AuditLog, AuditProblem, AuditProblemKind, DeviceReport,
     DocumentId, DocumentKind, Status, Timestamp, GENESIS_HASH,
 };
+use crate::mutex::lock;
 use crate::store::rows;
 use crate::sync::wire::Role;
 
@@ -52,6 +53,16 @@ impl Head {
         Self {
             len: 0,
             hash: GENESIS_HASH.into(),
+        }
+    }
+
+    /// The head of a chain that starts at seq 0.
+    fn of(entries: &[AuditEntry]) -> Self {
+        Self {
+            len: entries.len() as u64,
+            hash: entries
+                .last()
+                .map_or_else(|| GENESIS_HASH.to_string(), |e| e.hash.clone()),
         }
     }
 }
@@ -306,12 +317,7 @@ impl Vault {
         let head: Head = self
             .sealed_json_in(&conn, HEAD)?
             .unwrap_or_else(Head::genesis);
-        let actual = Head {
-            len: entries.len() as u64,
-            hash: entries
-                .last()
-                .map_or_else(|| GENESIS_HASH.to_string(), |e| e.hash.clone()),
-        };
+        let actual = Head::of(&entries);
         if actual != head {
             problems.push(AuditProblem {
                 seq: actual.len.min(head.len),
@@ -414,12 +420,13 @@ impl Vault {
             let witness_name = format!("audit.witness.{}", log.device_id);
             let conn = self.lock();
             if let Some(witness) = self.sealed_json_in::<Head>(&conn, &witness_name)? {
+                // The chain must still begin with what was verified before.
                 let len = usize::try_from(witness.len).unwrap_or(usize::MAX);
-                let seen = len
-                    .checked_sub(1)
-                    .and_then(|i| log.entries.get(i))
-                    .map_or(GENESIS_HASH, |e| e.hash.as_str());
-                if log.entries.len() < len || seen != witness.hash {
+                let intact = log
+                    .entries
+                    .get(..len)
+                    .is_some_and(|seen| Head::of(seen) == witness);
+                if !intact {
                     problems.push(AuditProblem {
                         seq: witness.len.saturating_sub(1),
                         reason: AuditProblemKind::HeadMismatch,
@@ -427,14 +434,7 @@ impl Vault {
                 }
             }
             if problems.is_empty() {
-                let head = Head {
-                    len: log.entries.len() as u64,
-                    hash: log
-                        .entries
-                        .last()
-                        .map_or_else(|| GENESIS_HASH.to_string(), |e| e.hash.clone()),
-                };
-                self.put_sealed_json_in(&conn, &witness_name, &head)?;
+                self.put_sealed_json_in(&conn, &witness_name, &Head::of(&log.entries))?;
             }
             drop(conn);
             logs.push(DeviceAuditLog {
@@ -452,10 +452,6 @@ impl Vault {
     pub fn audit_log_document(&self) -> Result<Option<DocumentId>> {
         self.sealed_json_in(&self.lock(), LOG_DOC)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Drop for Vault {

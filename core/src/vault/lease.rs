@@ -21,12 +21,11 @@ pub(crate) struct LeaseCache(Mutex<Option<(u32, Option<i64>)>>);
 
 impl LeaseCache {
     pub(crate) fn update(&self, settings: &SyncSettings) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((settings.lease_hours, settings.last_success_ms));
+        *crate::mutex::lock(&self.0) = Some((settings.lease_hours, settings.last_success_ms));
     }
 
     fn get(&self) -> Option<(u32, Option<i64>)> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *crate::mutex::lock(&self.0)
     }
 }
 
@@ -50,21 +49,21 @@ fn timestamp_ms(ms: i64) -> Option<Timestamp> {
 impl Vault {
     /// The offline lease as of now.
     pub fn lease_status(&self) -> LeaseStatus {
-        let Some((hours, Some(last_ms))) = self.lease.get().filter(|(h, _)| *h > 0) else {
+        let (hours, last_check_in) = self.lease.get().unwrap_or((0, None));
+        let Some(last_ms) = last_check_in.filter(|_| hours > 0) else {
             return LeaseStatus {
-                lease_hours: self.lease.get().map_or(0, |(h, _)| h),
+                lease_hours: hours,
                 last_check_in: None,
                 expires_at: None,
                 expired: false,
             };
         };
         let expires_ms = last_ms.saturating_add(i64::from(hours) * 3_600_000);
-        let now_ms = self.options.clock.now().0.timestamp_millis();
         LeaseStatus {
             lease_hours: hours,
             last_check_in: timestamp_ms(last_ms),
             expires_at: timestamp_ms(expires_ms),
-            expired: now_ms >= expires_ms,
+            expired: self.now_ms() >= expires_ms,
         }
     }
 
@@ -78,9 +77,8 @@ impl Vault {
 
     /// [`Self::check_lease`] for a document whose kind must be looked up.
     pub(crate) fn check_lease_of(&self, id: &DocumentId) -> Result<()> {
-        if self.lease_status().expired {
-            let kind = self.summary(id)?.kind;
-            self.check_lease(id, kind)?;
+        if self.lease_status().expired && self.summary(id)?.kind.is_sensitive() {
+            return Err(Error::Locked(*id));
         }
         Ok(())
     }

@@ -237,6 +237,6 @@ impl Vault {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-written
         // transaction (it rolls back on drop), so a poisoned lock is usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        crate::mutex::lock(&self.conn)
     }
 }

@@ -53,7 +53,7 @@ pub(crate) struct KeyCache(Mutex<HashMap<Vec<u8>, Arc<DocKey>>>);
 
 impl KeyCache {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<DocKey>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        crate::mutex::lock(&self.0)
     }
 
     /// The key for `row`, unwrapping `wrapped` on a miss; `None` if it does not open.

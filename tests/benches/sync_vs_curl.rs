@@ -11,9 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fieldvault::PhotoVariant;
-use fieldvault_integration::{
-    keep_all, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN,
-};
+use fieldvault_integration::{found_workspace, keep_all, pair_device, Device, RelayProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DOCS: usize = 1000;
@@ -96,23 +94,14 @@ fn curl(args: &[&str]) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
-    let mut office = Device::with_options(root.path(), "office", &relay.url, keep_all("office"));
-    fieldvault::sync::enrollment::create_workspace(
-        &office.vault,
-        &office.config,
-        OPERATOR_TOKEN,
-        72,
-    )
-    .await
-    .expect("workspace");
-    office.engine = Some(
-        fieldvault::sync::engine::SyncEngine::new(office.vault.clone(), office.config.clone())
-            .expect("engine"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
+    let office = found_workspace(Device::with_options(
+        root.path(),
+        "office",
+        &relay.url,
+        keep_all("office"),
+    ))
+    .await;
     let field = Device::with_options(root.path(), "field", &relay.url, keep_all("field"));
     let field = pair_device(&office, field).await;
 

@@ -136,6 +136,19 @@ impl RelayProcess {
         Self::start_on(backend, log_dir, "127.0.0.1:0")
     }
 
+    /// A relay on SQLite with its data in `root/relay` and logs in `root/logs`.
+    pub fn sqlite(root: &Path) -> Self {
+        Self::start(Backend::Sqlite(root.join("relay")), &root.join("logs"))
+    }
+
+    /// The relay's listening address (for a proxy in front of it).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("relay address")
+    }
+
     pub fn start_on(backend: Backend, log_dir: &Path, listen: &str) -> Self {
         std::fs::create_dir_all(log_dir).expect("log dir");
         let log = log_dir.join(format!("relay-{}.log", rand::random::<u32>()));
@@ -253,17 +266,23 @@ impl Device {
 
 /// An admin device that creates a workspace, and members paired with it.
 pub async fn workspace(root: &Path, relay_url: &str, members: &[&str]) -> (Device, Vec<Device>) {
-    let mut admin = Device::new(root, "admin", relay_url);
-    enrollment::create_workspace(&admin.vault, &admin.config, OPERATOR_TOKEN, 72)
-        .await
-        .expect("create workspace");
-    admin.engine =
-        Some(SyncEngine::new(admin.vault.clone(), admin.config.clone()).expect("engine"));
+    let admin = found_workspace(Device::new(root, "admin", relay_url)).await;
     let mut out = Vec::new();
     for name in members {
         out.push(pair(&admin, root, name).await);
     }
     (admin, out)
+}
+
+/// Makes `admin` (a device not yet enrolled, with whatever vault options the
+/// test needs) create a workspace (72-hour lease) and gives it a sync engine.
+pub async fn found_workspace(mut admin: Device) -> Device {
+    enrollment::create_workspace(&admin.vault, &admin.config, OPERATOR_TOKEN, 72)
+        .await
+        .expect("create workspace");
+    admin.engine =
+        Some(SyncEngine::new(admin.vault.clone(), admin.config.clone()).expect("engine"));
+    admin
 }
 
 /// Pairs a new device with the admin, both running concurrently as at the office.

@@ -141,25 +141,23 @@ async fn handle(
                 injected.fetch_add(1, Ordering::SeqCst);
                 return Ok(());
             }
-            let limit = if mode == Fault::CutAfter as u8 {
-                cut_after.load(Ordering::SeqCst)
-            } else {
-                u64::MAX
-            };
             if mode == Fault::Stall as u8 {
                 injected.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 return Ok(());
             }
-            let allowed = if mode == Fault::CutTotalAfter as u8 {
-                let before = total.fetch_add(n as u64, Ordering::SeqCst);
-                cut_after
-                    .load(Ordering::SeqCst)
-                    .saturating_sub(before)
-                    .min(n as u64) as usize
+            // Bytes already forwarded: on this connection, or on all of them.
+            let before = if mode == Fault::CutTotalAfter as u8 {
+                total.fetch_add(n as u64, Ordering::SeqCst)
             } else {
-                (limit.saturating_sub(sent)).min(n as u64) as usize
+                sent
             };
+            let limit = if mode == Fault::CutAfter as u8 || mode == Fault::CutTotalAfter as u8 {
+                cut_after.load(Ordering::SeqCst)
+            } else {
+                u64::MAX
+            };
+            let allowed = limit.saturating_sub(before).min(n as u64) as usize;
             record_request_lines(&mut carry, &buf[..allowed], &requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
@@ -187,33 +185,28 @@ async fn handle(
     Ok(())
 }
 
-/// Appends every complete HTTP request line (`METHOD /path HTTP/1.1`) that
-/// ends in `data` to `requests`. `carry` keeps the tail of earlier data so a
-/// line split across reads is still seen, once. Bodies are ciphertext, so a
-/// false match is practically impossible.
+/// Appends every complete `PUT /v1/... HTTP/1.1` request line that ends in
+/// `data` to `requests` (uploads are what the fault tests count). `carry`
+/// keeps the tail of earlier data so a line split across reads is still
+/// seen, once. Bodies are ciphertext, so a false match is practically
+/// impossible.
 fn record_request_lines(carry: &mut Vec<u8>, data: &[u8], requests: &Mutex<Vec<String>>) {
     let old_len = carry.len();
     carry.extend_from_slice(data);
     let mut found = Vec::new();
-    for method in [&b"GET /v1/"[..], b"PUT /v1/", b"POST /v1/"] {
-        let mut from = 0;
-        while let Some(pos) = find(&carry[from..], method) {
-            let start = from + pos;
-            match find(&carry[start..], b" HTTP/1.1\r\n") {
-                Some(end) if start + end + 11 > old_len => {
-                    found.push((
-                        start,
-                        String::from_utf8_lossy(&carry[start..start + end]).into_owned(),
-                    ));
-                }
-                _ => {}
+    let mut from = 0;
+    while let Some(pos) = find(&carry[from..], b"PUT /v1/") {
+        let start = from + pos;
+        match find(&carry[start..], b" HTTP/1.1\r\n") {
+            Some(end) if start + end + 11 > old_len => {
+                found.push(String::from_utf8_lossy(&carry[start..start + end]).into_owned());
             }
-            from = start + 1;
+            _ => {}
         }
+        from = start + 1;
     }
-    found.sort();
     if let Ok(mut r) = requests.lock() {
-        r.extend(found.into_iter().map(|(_, line)| line));
+        r.extend(found);
     }
     let keep = carry.len().saturating_sub(512);
     carry.drain(..keep);

@@ -7,14 +7,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use fieldvault::model::{
-    AnyDocument, BearSighting, ConfirmableCount, DamageReport, DocumentId, Narrative, TaxAssist,
+    AnyDocument, BearSighting, ConfirmableCount, DamageReport, DocumentId, Narrative,
 };
 use fieldvault::sample_data as s;
-use fieldvault::sync::engine::SyncEngine;
 use fieldvault::PhotoVariant;
 use fieldvault_integration::proxy::{Fault, FaultProxy};
 use fieldvault_integration::{
-    corpus, keep_all, pair_device, Backend, Device, RelayProcess, OPERATOR_TOKEN,
+    corpus, found_workspace, insert_sample, keep_all, pair_device, Device, RelayProcess,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -29,12 +28,7 @@ const SMALL_PHOTOS: [&str; 4] = [
 ];
 
 async fn three_devices(root: &Path, url: &str) -> Vec<Device> {
-    let mut admin = Device::with_options(root, "admin", url, keep_all("admin"));
-    fieldvault::sync::enrollment::create_workspace(&admin.vault, &admin.config, OPERATOR_TOKEN, 72)
-        .await
-        .expect("workspace");
-    admin.engine =
-        Some(SyncEngine::new(admin.vault.clone(), admin.config.clone()).expect("engine"));
+    let admin = found_workspace(Device::with_options(root, "admin", url, keep_all("admin"))).await;
     let mut devices = vec![];
     for name in ["hall", "forest"] {
         let d = Device::with_options(root, name, url, keep_all(name));
@@ -84,14 +78,10 @@ fn random_edit(
                 .expect("edit bear");
         }
         3 => {
-            v.insert(s::bear_sighting(
-                v.new_envelope::<BearSighting>(s::MUNICIPALITY),
-            ))
-            .expect("new bear");
+            insert_sample(v, 0); // a new bear sighting
         }
         4 => {
-            v.insert(s::tax_assist(v.new_envelope::<TaxAssist>(s::MUNICIPALITY)))
-                .expect("new tax");
+            insert_sample(v, 2); // a new tax-help form
         }
         5 => {
             let photo = &photos[rng.gen_range(0..photos.len())];
@@ -188,7 +178,7 @@ async fn run_case(seed: u64, proxy: &FaultProxy, photos: &[Vec<u8>]) {
             // Interrupted passes may fail; that is the point.
             let t = std::time::Instant::now();
             let r = d.engine().sync_once().await;
-            if std::env::var("FIELDVAULT_PROPERTY_DEBUG").is_ok() {
+            if debug {
                 eprintln!(
                     "  sync {} {:?} {:.2}s {:?}",
                     d.name,
@@ -253,7 +243,7 @@ async fn run_case(seed: u64, proxy: &FaultProxy, photos: &[Vec<u8>]) {
             other.kind()
         ),
     };
-    if std::env::var("FIELDVAULT_PROPERTY_DEBUG").is_ok() {
+    if debug {
         eprintln!("tags {tags:?}\nremarks {remarks}");
         for d in &devices {
             for h in d.vault.history(&damage).expect("history") {
@@ -300,25 +290,18 @@ async fn three_devices_converge_under_random_orders_and_interruptions() {
         Err(_) => (0..cases).map(|i| 0x5eed_0000 + i).collect(),
     };
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
-    let upstream = relay
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("relay addr");
-    let proxy = FaultProxy::start(upstream).await;
+    let relay = RelayProcess::sqlite(root.path());
+    let proxy = FaultProxy::start(relay.addr()).await;
     let photos: Vec<Vec<u8>> = SMALL_PHOTOS
         .iter()
         .map(|p| std::fs::read(corpus().join(p)).expect("corpus photo"))
         .collect();
+    let debug = std::env::var("FIELDVAULT_PROPERTY_DEBUG").is_ok();
     let started = std::time::Instant::now();
     for seed in &seeds {
         let t = std::time::Instant::now();
         run_case(*seed, &proxy, &photos).await;
-        if std::env::var("FIELDVAULT_PROPERTY_DEBUG").is_ok() {
+        if debug {
             eprintln!("seed {seed}: {:.2} s", t.elapsed().as_secs_f64());
         }
     }

@@ -31,10 +31,10 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
     let data = root.path().join("relay");
     let logs = root.path().join("logs");
     let mut relay = RelayProcess::start(Backend::Sqlite(data.clone()), &logs);
-    let listen = relay.url.trim_start_matches("http://").to_string();
+    let listen = relay.addr().to_string();
     let (admin, mut members) = workspace(root.path(), &relay.url, &["forest"]).await;
     let forest = &mut members[0];
-    let proxy = FaultProxy::start(listen.parse().expect("addr")).await;
+    let proxy = FaultProxy::start(relay.addr()).await;
     forest.use_relay(&proxy.url());
 
     // Offline: 100 documents, 20 of them with a photo.

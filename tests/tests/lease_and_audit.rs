@@ -7,34 +7,26 @@ use fieldvault::model::{
     AuditAction, AuditLog, AuditProblemKind, BearSighting, DocumentKind, TaxAssist,
 };
 use fieldvault::sample_data as s;
-use fieldvault::{Error, ManualClock, RetentionRules, VaultOptions};
-use fieldvault_integration::{pair_device, workspace, Backend, Device, RelayProcess};
+use fieldvault::{Error, ManualClock, VaultOptions};
+use fieldvault_integration::{
+    found_workspace, insert_sample, keep_all, pair_device, workspace, Device, RelayProcess,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_locks_tax_forms_until_the_device_checks_in() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     let (admin, _) = workspace(root.path(), &relay.url, &[]).await;
     let clock = Arc::new(ManualClock::new(chrono::Local::now().fixed_offset()));
     // Keep acknowledged forms here, so the form is still present after the
     // check-in (the default purges it once the relay has it).
-    let mut options = VaultOptions::new("staff-hall").with_clock(clock.clone());
-    options.retention = RetentionRules(Default::default());
+    let options = keep_all("hall").with_clock(clock.clone());
     let hall = Device::with_options(root.path(), "hall", &relay.url, options);
     let mut hall = pair_device(&admin, hall).await;
     let v = hall.vault.clone();
-    let tax = v
-        .insert(s::tax_assist(v.new_envelope::<TaxAssist>(s::MUNICIPALITY)))
-        .expect("tax");
+    let tax = insert_sample(&v, 2); // a tax-help form
     v.set_my_number(&tax, "123456789018").expect("my number");
-    let bear = v
-        .insert(s::bear_sighting(
-            v.new_envelope::<BearSighting>(s::MUNICIPALITY),
-        ))
-        .expect("bear");
+    let bear = insert_sample(&v, 0); // a bear sighting
     assert_eq!(v.lease_status().lease_hours, 72);
 
     // Within the lease: everything opens.
@@ -114,10 +106,7 @@ fn rewrite_own_log(device: &Device, edit: impl FnOnce(&mut AuditLog)) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_logs_reach_the_admin_who_detects_tampering() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     let (admin, members) = workspace(root.path(), &relay.url, &["hall"]).await;
     let hall = &members[0];
     let v = &hall.vault;
@@ -206,29 +195,15 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
 async fn scheduled_rotation_starts_a_new_epoch_when_due_and_members_follow() {
     use fieldvault::sync::admin::rotate_key_if_due;
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     let clock = Arc::new(ManualClock::new(chrono::Local::now().fixed_offset()));
-    let mut admin = Device::with_options(
+    let admin = found_workspace(Device::with_options(
         root.path(),
         "admin",
         &relay.url,
         VaultOptions::new("staff-admin").with_clock(clock.clone()),
-    );
-    fieldvault::sync::enrollment::create_workspace(
-        &admin.vault,
-        &admin.config,
-        fieldvault_integration::OPERATOR_TOKEN,
-        72,
-    )
-    .await
-    .expect("workspace");
-    admin.engine = Some(
-        fieldvault::sync::engine::SyncEngine::new(admin.vault.clone(), admin.config.clone())
-            .expect("engine"),
-    );
+    ))
+    .await;
     let forest = fieldvault_integration::pair(&admin, root.path(), "forest").await;
     let month = chrono::Duration::days(30);
 

@@ -163,10 +163,7 @@ async fn revoked_device_is_refused_wiped_and_locked_out_of_new_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_revocations_are_clear_errors_and_change_nothing() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     let (office, members) = workspace(root.path(), &relay.url, &["phone"]).await;
     let phone = &members[0];
 

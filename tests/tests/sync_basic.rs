@@ -6,10 +6,7 @@ use fieldvault_integration::{postgres_url, workspace, Backend, RelayProcess};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_converge_through_a_sqlite_relay() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     converge(root.path(), &relay.url, None).await;
 }
 

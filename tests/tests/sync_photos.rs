@@ -9,10 +9,7 @@ use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_taken_in_the_forest_reaches_the_office_sqlite() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::start(
-        Backend::Sqlite(root.path().join("relay")),
-        &root.path().join("logs"),
-    );
+    let relay = RelayProcess::sqlite(root.path());
     photo_reaches_the_office(root.path(), &relay).await;
 }
 
@@ -49,23 +46,18 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
     );
 
     // First attempt through a proxy that cuts the upload part-way.
-    let upstream: std::net::SocketAddr = relay
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("addr");
-    let proxy = FaultProxy::start(upstream).await;
+    let proxy = FaultProxy::start(relay.addr()).await;
     forest.use_relay(&proxy.url());
     // Counted over all connections (so whether the client reuses a pooled
     // connection or opens one per chunk does not matter): the document push
     // and the thumbnail (~60 KB), the first display chunk, then half of the
     // rest — so the upload is cut with some display chunks stored and the
     // others not.
-    let display_len = forest
+    let display = forest
         .vault
         .photo(&bear, &photo.id, PhotoVariant::Display)
-        .expect("display")
-        .len() as u64;
+        .expect("display");
+    let display_len = display.len() as u64;
     let chunk = fieldvault::vault::PHOTO_CHUNK_SIZE as u64;
     assert!(
         display_len > chunk + 100_000,
@@ -84,10 +76,6 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
     assert!(interrupted, "the proxy interrupted the upload");
     proxy.set(Fault::None, u64::MAX);
     let report = forest.sync().await;
-    let display = forest
-        .vault
-        .photo(&bear, &photo.id, PhotoVariant::Display)
-        .expect("display");
     let total_chunks = display.len().div_ceil(fieldvault::vault::PHOTO_CHUNK_SIZE) + 1; // + thumbnail
     assert!(
         report.chunks_uploaded < total_chunks,

@@ -245,7 +245,8 @@ pub fn sync(g: &Global) -> CliResult<()> {
 }
 
 /// Whether the device's wipe receipt verifies against its signing key (`None`: no receipt).
-fn receipt_verified(d: &DeviceInfo, ws: &str) -> Option<bool> {
+/// `None`: no receipt; otherwise whether its signature verifies.
+pub(crate) fn receipt_verified(d: &DeviceInfo, ws: &str) -> Option<bool> {
     d.wipe_receipt
         .as_ref()
         .map(|r| verify_wipe_receipt(r, &d.keys.signing_public, ws, &d.keys.device_id).is_some())

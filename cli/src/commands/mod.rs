@@ -1,5 +1,5 @@
 //! Command dispatch.
-mod admin;
+pub(crate) mod admin;
 mod data;
 mod docs;
 

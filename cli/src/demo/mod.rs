@@ -20,7 +20,7 @@ use fieldvault::model::{
 };
 use fieldvault::sample_data as s;
 use fieldvault::sync::client::ClientConfig;
-use fieldvault::sync::engine::{verify_wipe_receipt, SyncEngine, SyncReport};
+use fieldvault::sync::engine::{SyncEngine, SyncReport};
 use fieldvault::sync::{admin, enrollment};
 use fieldvault::{Argon2Params, PassphraseKeyProvider, Vault, VaultOptions};
 use serde_json::json;
@@ -509,10 +509,7 @@ async fn field_day(root: &Path, n: &mut Narrator) -> CliResult<scan::ScanReport>
     let receipt_ok = devices.devices.iter().any(|d| {
         d.keys.device_id == lost_id
             && d.revoked_at_ms.is_some()
-            && d.wipe_receipt.as_ref().is_some_and(|r| {
-                verify_wipe_receipt(r, &d.keys.signing_public, &settings.workspace_id, &lost_id)
-                    .is_some()
-            })
+            && crate::commands::admin::receipt_verified(d, &settings.workspace_id) == Some(true)
     });
     n.say(format!(
         "desktop checked the tablet's signed wipe receipt: verified = {receipt_ok}"

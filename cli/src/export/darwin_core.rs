@@ -42,12 +42,13 @@ pub const COLUMNS: [&str; 27] = [
     "occurrenceRemarks",
 ];
 
-fn scientific(species: &Species) -> Option<(&'static str, &'static str, &'static str)> {
-    // (scientificName, taxonRank, vernacularName)
+/// (scientificName, taxonRank); the vernacular name is the species' own
+/// Japanese label.
+fn scientific(species: &Species) -> Option<(&'static str, &'static str)> {
     match species {
-        Species::BrownBear => Some(("Ursus arctos", "species", "ヒグマ")),
-        Species::BlackBear => Some(("Ursus thibetanus", "species", "ツキノワグマ")),
-        Species::UnknownBear => Some(("Ursidae", "family", "クマ類")),
+        Species::BrownBear => Some(("Ursus arctos", "species")),
+        Species::BlackBear => Some(("Ursus thibetanus", "species")),
+        Species::UnknownBear => Some(("Ursidae", "family")),
         Species::Other(_) => None,
     }
 }
@@ -106,10 +107,11 @@ pub fn write(bears: &[BearSighting], out: &mut dyn Write) -> CliResult<Written> 
     w.write_record(COLUMNS)?;
     let (mut records, mut used, mut skipped) = (0, Vec::new(), 0);
     for b in bears {
-        let Some((name, rank, vernacular)) = scientific(&b.species) else {
+        let Some((name, rank)) = scientific(&b.species) else {
             skipped += 1;
             continue;
         };
+        let vernacular = b.species.label_ja();
         let (year, month, day) = date_parts(&b.observed_at);
         let loc = b.location.as_ref();
         let count = b.count.known().filter(|n| *n > 0);

@@ -69,14 +69,14 @@ impl Documents {
     /// Loads every bear sighting and damage report, oldest first.
     pub fn load(vault: &Vault, progress: &indicatif::ProgressBar) -> CliResult<Self> {
         let mut docs = Documents::default();
-        let mut listed = Vec::new();
-        for kind in [DocumentKind::BearSighting, DocumentKind::DamageReport] {
-            let filter = ListFilter {
-                kind: Some(kind),
-                ..Default::default()
-            };
-            listed.extend(vault.list(&filter)?.documents);
-        }
+        // One listing (each call decrypts every header, whatever the filter).
+        let mut listed = vault.list(&ListFilter::default())?.documents;
+        listed.retain(|d| {
+            matches!(
+                d.kind,
+                DocumentKind::BearSighting | DocumentKind::DamageReport
+            )
+        });
         listed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         progress.set_length(listed.len() as u64);
         for summary in listed {

@@ -637,8 +637,11 @@ pub struct DeviceInfo {
     pub enrolled_at_ms: i64,
     pub last_seen_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
-    /// The device reported a signed wipe receipt after its revocation.
-    pub wipe_reported: bool,
+    /// When the device wiped itself after its revocation, from its signed
+    /// wipe receipt. `None` unless the receipt's Ed25519 signature verifies
+    /// against the device's enrolled key for this workspace: a receipt the
+    /// relay merely stores (or one forged into its database) never shows.
+    pub wiped_at_ms: Option<i64>,
     /// Key epochs this device holds a key envelope for.
     pub key_epochs: Vec<u32>,
 }
@@ -651,13 +654,22 @@ pub struct DeviceList {
     pub lease_hours: u32,
 }
 
-impl From<fieldvault::sync::wire::DeviceList> for DeviceList {
-    fn from(l: fieldvault::sync::wire::DeviceList) -> Self {
+impl DeviceList {
+    /// The relay's list for `workspace_id`, each wipe receipt verified.
+    pub(crate) fn verified(l: fieldvault::sync::wire::DeviceList, workspace_id: &str) -> Self {
         Self {
             devices: l
                 .devices
                 .into_iter()
                 .map(|d| DeviceInfo {
+                    wiped_at_ms: d.wipe_receipt.as_deref().and_then(|r| {
+                        fieldvault::sync::engine::verify_wipe_receipt(
+                            r,
+                            &d.keys.signing_public,
+                            workspace_id,
+                            &d.keys.device_id,
+                        )
+                    }),
                     device_id: d.keys.device_id,
                     device_name: d.device_name,
                     role: d.role.into(),
@@ -665,12 +677,72 @@ impl From<fieldvault::sync::wire::DeviceList> for DeviceList {
                     enrolled_at_ms: d.enrolled_at_ms,
                     last_seen_ms: d.last_seen_ms,
                     revoked_at_ms: d.revoked_at_ms,
-                    wipe_reported: d.wipe_receipt.is_some(),
                     key_epochs: d.key_epochs,
                 })
                 .collect(),
             current_epoch: l.current_epoch,
             lease_hours: l.lease_hours,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldvault::sync::engine::wipe_receipt;
+    use fieldvault::sync::identity::DeviceIdentity;
+    use fieldvault::sync::wire;
+
+    fn listed(keys_of: &DeviceIdentity, receipt: Option<Vec<u8>>) -> wire::DeviceList {
+        wire::DeviceList {
+            devices: vec![wire::DeviceInfo {
+                keys: wire::DeviceKeys {
+                    device_id: "tablet".into(),
+                    signing_public: keys_of.public_key(),
+                    agreement_public: vec![0; 32],
+                },
+                role: wire::Role::Member,
+                code_id: vec![],
+                binding: vec![],
+                device_name: "Tablet".into(),
+                app_version: "1".into(),
+                enrolled_at_ms: 1,
+                last_seen_ms: None,
+                revoked_at_ms: Some(2),
+                wipe_receipt: receipt,
+                key_epochs: vec![1],
+            }],
+            current_epoch: 2,
+            lease_hours: 72,
+        }
+    }
+
+    #[test]
+    fn only_a_receipt_signed_by_the_device_itself_shows_as_a_wipe() {
+        let device = DeviceIdentity::generate().expect("identity");
+        let impostor = DeviceIdentity::generate().expect("identity");
+        let wiped_at =
+            |receipt| DeviceList::verified(listed(&device, receipt), "ws").devices[0].wiped_at_ms;
+
+        assert_eq!(
+            wiped_at(Some(wipe_receipt(&device, "ws", "tablet", 1234))),
+            Some(1234)
+        );
+        assert_eq!(wiped_at(None), None);
+        // Signed by another key, e.g. one planted in the relay's database.
+        assert_eq!(
+            wiped_at(Some(wipe_receipt(&impostor, "ws", "tablet", 1234))),
+            None
+        );
+        // The device's own receipt, but for another workspace or device.
+        assert_eq!(
+            wiped_at(Some(wipe_receipt(&device, "other-ws", "tablet", 1234))),
+            None
+        );
+        assert_eq!(
+            wiped_at(Some(wipe_receipt(&device, "ws", "phone", 1234))),
+            None
+        );
+        assert_eq!(wiped_at(Some(b"garbage".to_vec())), None);
     }
 }

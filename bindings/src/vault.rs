@@ -52,11 +52,14 @@ pub struct FieldVault {
 }
 
 impl FieldVault {
-    fn relay_config(&self) -> Result<ClientConfig> {
-        let settings = self.vault.sync_settings()?.ok_or_else(|| {
+    fn enrolment(&self) -> Result<fieldvault::vault::SyncSettings> {
+        self.vault.sync_settings()?.ok_or_else(|| {
             FieldVaultError::InvalidInput("this vault is not enrolled in a workspace".into())
-        })?;
-        Ok(ClientConfig::new(settings.relay_url))
+        })
+    }
+
+    fn relay_config(&self) -> Result<ClientConfig> {
+        Ok(ClientConfig::new(self.enrolment()?.relay_url))
     }
 
     fn envelope<T: DocumentBody>(&self, municipality_code: &str) -> Envelope {
@@ -380,8 +383,10 @@ impl FieldVault {
 
     /// Admin: the workspace's devices.
     pub async fn list_devices(&self) -> Result<DeviceList> {
-        let config = self.relay_config()?;
-        Ok(admin::list_devices(&self.vault, &config).await?.into())
+        let settings = self.enrolment()?;
+        let config = ClientConfig::new(settings.relay_url);
+        let list = admin::list_devices(&self.vault, &config).await?;
+        Ok(DeviceList::verified(list, &settings.workspace_id))
     }
 
     /// Admin: revokes a device (it is refused from its next request and wipes

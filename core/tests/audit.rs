@@ -115,6 +115,42 @@ fn deleting_the_last_entries_is_detected() {
 }
 
 #[test]
+fn deleting_the_whole_log_is_detected_and_writes_refuse_to_start_a_new_one() {
+    let problems = tampered(|c| {
+        c.execute("DELETE FROM audit", []).expect("delete");
+    });
+    assert_eq!(problems, vec![(0, AuditProblemKind::HeadMismatch)]);
+
+    // The same vault: a write would otherwise begin a fresh, clean-looking chain.
+    let tmp = tempfile::tempdir().expect("tmp");
+    drop(busy_vault(tmp.path()));
+    let conn = Connection::open(tmp.path().join(fieldvault::DB_FILE)).expect("raw open");
+    conn.execute("DELETE FROM audit", []).expect("delete");
+    drop(conn);
+    let v = common::reopen(tmp.path(), "staff-audit");
+    let err = v.insert(fixtures::bear(&v)).expect_err("write refused");
+    assert!(matches!(err, fieldvault::Error::Corrupted(_)), "{err}");
+    assert!(err.to_string().contains("audit log"), "{err}");
+}
+
+#[test]
+fn entries_are_stored_compactly() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    drop(busy_vault(tmp.path()));
+    let conn = Connection::open(tmp.path().join(fieldvault::DB_FILE)).expect("raw open");
+    let largest: i64 = conn
+        .query_row(
+            "SELECT max(length(sealed)) FROM audit WHERE seq < 9223372036854775807",
+            [],
+            |r| r.get(0),
+        )
+        .expect("sizes");
+    // Binary, no hex hashes: ~130 bytes of entry + 28 of nonce and tag
+    // (format 1 was ~450).
+    assert!(largest < 200, "largest sealed entry {largest} bytes");
+}
+
+#[test]
 fn editing_an_entry_is_detected() {
     // An edited ciphertext no longer opens under its AAD.
     let problems = tampered(|c| {

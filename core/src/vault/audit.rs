@@ -17,15 +17,16 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection};
-use serde::{Deserialize, Serialize};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 
+use super::audit_record::{decode_entry, encode_entry, Head};
 use super::{meta_aad, Vault};
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use crate::model::{
     verify_chain, AuditAction, AuditEntry, AuditLog, AuditProblem, AuditProblemKind, DeviceReport,
-    DocumentId, DocumentKind, Status, Timestamp, GENESIS_HASH,
+    DocumentId, DocumentKind, Status, Timestamp,
 };
 use crate::mutex::lock;
 use crate::store::rows;
@@ -37,35 +38,18 @@ pub const OPEN_COALESCE_SECONDS: i64 = 600;
 /// Buffered open records are written once this many accumulate.
 const MAX_BUFFERED_OPENS: usize = 256;
 
-const HEAD: &str = "audit.head";
+/// Where format-1 vaults kept the chain head (sealed JSON in `meta`).
+const LEGACY_HEAD: &str = "audit.head";
+/// Row key of the chain head in the `audit` table: after every entry, so the
+/// head shares the B-tree page that appends go to and a write dirties one
+/// audit page, not two.
+const HEAD_SEQ: i64 = i64::MAX;
+/// Written with the first head row: from then on a missing head row means
+/// it was removed (with the whole chain, perhaps), not that none was written.
+const HEAD_IN_TABLE: &str = "audit.head_in_table";
 const PUBLISHED: &str = "audit.published";
 const LOG_DOC: &str = "audit.doc";
 const T_AUDIT: &[u8] = b"audit";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct Head {
-    len: u64,
-    hash: String,
-}
-
-impl Head {
-    fn genesis() -> Self {
-        Self {
-            len: 0,
-            hash: GENESIS_HASH.into(),
-        }
-    }
-
-    /// The head of a chain that starts at seq 0.
-    fn of(entries: &[AuditEntry]) -> Self {
-        Self {
-            len: entries.len() as u64,
-            hash: entries
-                .last()
-                .map_or_else(|| GENESIS_HASH.to_string(), |e| e.hash.clone()),
-        }
-    }
-}
 
 struct Pending {
     at: Timestamp,
@@ -98,6 +82,18 @@ pub struct DeviceAuditLog {
     pub entries: Vec<AuditEntry>,
     /// Empty when the chain is intact.
     pub problems: Vec<AuditProblem>,
+}
+
+fn head_removed() -> Error {
+    Error::Corrupted("the audit log (its head record was removed)".into())
+}
+
+fn head_aad() -> Aad<'static> {
+    Aad {
+        table: T_AUDIT,
+        row: b"head",
+        seq: u64::MAX,
+    }
 }
 
 fn entry_aad(seq: u64) -> Aad<'static> {
@@ -166,24 +162,36 @@ impl Vault {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut head: Head = self.sealed_json_in(tx, HEAD)?.unwrap_or_else(Head::genesis);
+        let (mut head, first_head_row) = match self.audit_head(tx)? {
+            Some(head) => (head, false),
+            None => (
+                self.head_before_first_row(tx)?.ok_or_else(head_removed)?,
+                true,
+            ),
+        };
+        let device_id = self.device_id();
         for p in batch {
             let mut entry = AuditEntry {
                 seq: head.len,
                 at: p.at,
                 staff_id: self.options.staff_id.clone(),
-                device_id: self.device_id(),
+                device_id: device_id.clone(),
                 action: p.action,
                 document_id: p.document.map(|(id, _)| id.to_string()),
                 document_kind: p.document.map(|(_, k)| k.as_str().to_string()),
                 detail: p.detail,
-                prev_hash: head.hash.clone(),
+                prev_hash: head.hash,
                 hash: String::new(),
             };
             entry.hash = entry.compute_hash();
             let seq = i64::try_from(entry.seq)
-                .map_err(|_| Error::Internal("audit log too long".into()))?;
-            let sealed = self.keys.meta.seal(entry_aad(entry.seq), &json(&entry)?)?;
+                .ok()
+                .filter(|s| *s < HEAD_SEQ)
+                .ok_or_else(|| Error::Internal("audit log too long".into()))?;
+            let sealed = self
+                .keys
+                .meta
+                .seal(entry_aad(entry.seq), &encode_entry(&entry))?;
             tx.execute(
                 "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)",
                 params![seq, sealed],
@@ -193,7 +201,58 @@ impl Vault {
                 hash: entry.hash,
             };
         }
-        self.put_sealed_json_in(tx, HEAD, &head)
+        let sealed = self.keys.meta.seal(head_aad(), &head.encode())?;
+        tx.execute(
+            "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)
+             ON CONFLICT(seq) DO UPDATE SET sealed = excluded.sealed",
+            params![HEAD_SEQ, sealed],
+        )?;
+        if first_head_row {
+            tx.execute("DELETE FROM meta WHERE name = ?1", [LEGACY_HEAD])?;
+            self.put_sealed_json_in(tx, HEAD_IN_TABLE, &true)?;
+        }
+        Ok(())
+    }
+
+    /// The sealed chain head in the `audit` table (`None`: not written yet,
+    /// or a format-1 vault whose head is still in `meta`).
+    fn audit_head(&self, conn: &Connection) -> Result<Option<Head>> {
+        let sealed: Option<Vec<u8>> = conn
+            .query_row("SELECT sealed FROM audit WHERE seq = ?1", [HEAD_SEQ], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        sealed
+            .map(|sealed| {
+                self.keys
+                    .meta
+                    .open_owned(head_aad(), sealed)
+                    .and_then(|plain| Head::decode(&plain))
+                    .ok_or_else(|| Error::Corrupted("the audit log's head".into()))
+            })
+            .transpose()
+    }
+
+    /// The head while the `audit` table has no head row: a format-1 vault's
+    /// head in `meta`, or genesis for a new vault. `None` if the head row has
+    /// existed and is gone.
+    fn head_before_first_row(&self, conn: &Connection) -> Result<Option<Head>> {
+        if self.sealed_json_in::<bool>(conn, HEAD_IN_TABLE)?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.sealed_json_in(conn, LEGACY_HEAD)?
+                .unwrap_or_else(Head::genesis),
+        ))
+    }
+
+    /// The recorded head of this device's chain, wherever it is kept
+    /// (`None`: removed).
+    fn recorded_audit_head(&self, conn: &Connection) -> Result<Option<Head>> {
+        match self.audit_head(conn)? {
+            Some(head) => Ok(Some(head)),
+            None => self.head_before_first_row(conn),
+        }
     }
 
     /// Buffers a record that a sensitive document was read (see module docs).
@@ -277,9 +336,10 @@ impl Vault {
         from: u64,
     ) -> Result<(Vec<AuditEntry>, Vec<AuditProblem>)> {
         let from = i64::try_from(from).unwrap_or(i64::MAX);
-        let mut stmt =
-            conn.prepare("SELECT seq, sealed FROM audit WHERE seq >= ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([from])?;
+        let mut stmt = conn
+            .prepare("SELECT seq, sealed FROM audit WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+        let mut rows = stmt.query([from, HEAD_SEQ])?;
+        let device_id = self.device_id();
         let (mut entries, mut problems) = (Vec::new(), Vec::new());
         while let Some(r) = rows.next()? {
             let seq = u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX);
@@ -287,8 +347,7 @@ impl Vault {
             let sealed: Option<Vec<u8>> = r.get(1).ok();
             let entry = sealed
                 .and_then(|sealed| self.keys.meta.open_owned(entry_aad(seq), sealed))
-                .and_then(|plain| serde_json::from_slice::<AuditEntry>(&plain).ok())
-                .filter(|e| e.seq == seq);
+                .and_then(|plain| decode_entry(&plain, seq, &device_id));
             match entry {
                 Some(e) => entries.push(e),
                 None => problems.push(AuditProblem {
@@ -314,13 +373,14 @@ impl Vault {
         let conn = self.lock();
         let (entries, mut problems) = self.read_audit_rows(&conn, 0)?;
         problems.extend(verify_chain(&entries));
-        let head: Head = self
-            .sealed_json_in(&conn, HEAD)?
-            .unwrap_or_else(Head::genesis);
         let actual = Head::of(&entries);
-        if actual != head {
+        let mismatch_at = match self.recorded_audit_head(&conn)? {
+            Some(head) => (actual != head).then_some(actual.len.min(head.len)),
+            None => Some(actual.len),
+        };
+        if let Some(seq) = mismatch_at {
             problems.push(AuditProblem {
-                seq: actual.len.min(head.len),
+                seq,
                 reason: AuditProblemKind::HeadMismatch,
             });
         }
@@ -458,5 +518,69 @@ impl Drop for Vault {
     fn drop(&mut self) {
         // Best effort: a vault that has been wiped has no table to write to.
         let _ = self.flush_audit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GENESIS_HASH;
+    use crate::{Argon2Params, PassphraseKeyProvider, VaultOptions};
+
+    /// A vault written before format 2: JSON entries and the head in `meta`.
+    #[test]
+    fn format_1_logs_still_verify_and_keep_growing() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
+        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-old")).expect("create");
+        let mut prev = GENESIS_HASH.to_string();
+        {
+            let conn = v.lock();
+            for seq in 0..2u64 {
+                let mut e = AuditEntry {
+                    seq,
+                    at: Timestamp::parse("2025-02-16T09:30:00+09:00").expect("time"),
+                    staff_id: "staff-old".into(),
+                    device_id: v.device_id(),
+                    action: AuditAction::Exported,
+                    document_id: None,
+                    document_kind: None,
+                    detail: "csv".into(),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = e.compute_hash();
+                prev = e.hash.clone();
+                let sealed = v
+                    .keys
+                    .meta
+                    .seal(entry_aad(seq), &json(&e).expect("json"))
+                    .expect("seal");
+                conn.execute(
+                    "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)",
+                    params![seq as i64, sealed],
+                )
+                .expect("row");
+            }
+            let head = Head {
+                len: 2,
+                hash: prev.clone(),
+            };
+            v.put_sealed_json_in(&conn, LEGACY_HEAD, &head)
+                .expect("head");
+        }
+        assert_eq!(v.verify_audit_log().expect("verify"), vec![]);
+
+        v.record_audit(AuditAction::Exported, None, "geojson")
+            .expect("append");
+        let log = v.audit_log().expect("log");
+        assert_eq!(log.len(), 3);
+        assert_eq!(
+            log[2].prev_hash, prev,
+            "the new entry links to the old chain"
+        );
+        assert_eq!(v.verify_audit_log().expect("verify"), vec![]);
+        let conn = v.lock();
+        assert_eq!(rows::get_meta(&conn, LEGACY_HEAD).expect("meta"), None);
     }
 }

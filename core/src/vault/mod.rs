@@ -4,6 +4,7 @@
 //! whole duration, so operations are serialised and each write is one SQLite
 //! transaction (a crash leaves either the old or the new state).
 mod audit;
+mod audit_record;
 pub(crate) mod documents;
 mod field_diff;
 pub(crate) mod header;

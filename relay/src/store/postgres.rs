@@ -316,6 +316,12 @@ impl Store for PostgresStore {
     ) -> Result<(), ApiError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
+        // The replay window need not wait for its WAL flush: a server crash
+        // may lose the last few records, never corrupt anything (see
+        // `docs/protocol.md`). Data writes keep the server's durable commit.
+        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+            .await
+            .map_err(pg)?;
         let purge = tx
             .prepare_cached(
                 "DELETE FROM nonces WHERE workspace_id = $1 AND device_id = $2 AND seen_at_ms < $3",

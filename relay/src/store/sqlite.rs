@@ -185,6 +185,23 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` with `synchronous=NORMAL`: its commit reaches the WAL (so it
+/// survives the relay process crashing) without an `fsync` of its own; the
+/// next durable commit's `fsync` covers it. Only for the replay window, whose
+/// last records a power cut may lose (see `docs/protocol.md`); every entry,
+/// chunk, key and device write keeps `synchronous=FULL`.
+fn without_fsync<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(db)?;
+    let result = f(conn);
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db)?;
+    result
+}
+
 fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, ApiError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db)
@@ -291,7 +308,7 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> Result<(), ApiError> {
         let (ws, device_id, nonce) = (ws.to_owned(), device_id.to_owned(), nonce.to_owned());
-        self.run(move |conn| {
+        self.run(move |conn| without_fsync(conn, |conn| {
             let tx = write_tx(conn)?;
             tx.execute(
                 "DELETE FROM nonces WHERE workspace_id = ?1 AND device_id = ?2 AND seen_at_ms < ?3",
@@ -313,7 +330,7 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
             tx.commit().map_err(db)
-        })
+        }))
         .await
     }
 

@@ -63,6 +63,42 @@ fn records_who_did_what_to_which_document() {
 }
 
 #[test]
+fn an_export_of_many_documents_is_recorded_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let v = common::new_vault(tmp.path(), "staff-audit");
+    let ids: Vec<_> = (0..3)
+        .map(|_| v.insert(fixtures::bear(&v)).expect("insert"))
+        .collect();
+    let before = v.audit_log().expect("log").len();
+
+    let mut with_unknown = ids.clone();
+    with_unknown.push(fieldvault::model::DocumentId::new());
+    let err = v
+        .record_audits(AuditAction::Exported, &with_unknown, "csv")
+        .expect_err("unknown document");
+    assert!(matches!(err, fieldvault::Error::NotFound(_)), "{err}");
+    assert_eq!(
+        v.audit_log().expect("log").len(),
+        before,
+        "nothing recorded"
+    );
+
+    v.record_audits(AuditAction::Exported, &ids, "csv")
+        .expect("export");
+    let log = v.audit_log().expect("log");
+    let exported: Vec<_> = log[before..]
+        .iter()
+        .map(|e| (e.action, e.document_id.clone(), e.detail.as_str()))
+        .collect();
+    let expected: Vec<_> = ids
+        .iter()
+        .map(|id| (AuditAction::Exported, Some(id.to_string()), "csv"))
+        .collect();
+    assert_eq!(exported, expected);
+    assert!(v.verify_audit_log().expect("verify").is_empty());
+}
+
+#[test]
 fn buffered_opens_survive_closing_the_vault() {
     let tmp = tempfile::tempdir().expect("tmp");
     let tax = {

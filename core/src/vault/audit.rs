@@ -299,18 +299,50 @@ impl Vault {
         document: Option<&DocumentId>,
         detail: &str,
     ) -> Result<()> {
+        match document {
+            Some(id) => self.record_audits(action, std::slice::from_ref(id), detail),
+            None => self.record_audit_batch(action, vec![None], detail),
+        }
+    }
+
+    /// [`Self::record_audit`] for many documents at once (an export of a
+    /// whole listing): one entry per document, all in one transaction, so
+    /// either every entry is recorded or none is.
+    pub fn record_audits(
+        &self,
+        action: AuditAction,
+        documents: &[DocumentId],
+        detail: &str,
+    ) -> Result<()> {
+        let documents = documents
+            .iter()
+            .map(|id| Ok(Some((*id, self.summary(id)?.kind))))
+            .collect::<Result<Vec<_>>>()?;
+        self.record_audit_batch(action, documents, detail)
+    }
+
+    fn record_audit_batch(
+        &self,
+        action: AuditAction,
+        documents: Vec<Option<(DocumentId, DocumentKind)>>,
+        detail: &str,
+    ) -> Result<()> {
         if detail.chars().count() > 200 {
             return Err(Error::InvalidInput(
                 "audit detail must be at most 200 characters".into(),
             ));
         }
-        let document = match document {
-            Some(id) => Some((*id, self.summary(id)?.kind)),
-            None => None,
-        };
+        let at = self.options.clock.now();
+        let mut batch = std::mem::take(&mut *lock(&self.audit.pending));
+        batch.extend(documents.into_iter().map(|document| Pending {
+            at: at.clone(),
+            action,
+            document,
+            detail: detail.to_string(),
+        }));
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        self.audit_in(&tx, action, document, detail)?;
+        self.write_audit_batch(&tx, batch)?;
         tx.commit()?;
         Ok(())
     }

@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench -p fieldvault-integration --bench sync_vs_curl`
 //! (needs the shared corpus and `curl`; builds the release relay on demand).
+//! Each pass also reports the CPU time of this process (both devices) and of
+//! the relay process; `FV_PERF=FILE` records a `perf` profile of this process
+//! during the two timed passes only.
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -91,6 +94,53 @@ fn curl(args: &[&str]) -> Duration {
     start.elapsed()
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`
+/// (clock ticks of 10 ms; coarse, but the phases last ~1 s).
+fn process_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Wall time and the CPU time of this process (both devices) and of the relay.
+struct Spent {
+    wall: Duration,
+    devices_cpu: f64,
+    relay_cpu: f64,
+}
+
+impl std::fmt::Display for Spent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>7.1} ms (CPU: devices {:.0} ms, relay {:.0} ms)",
+            self.wall.as_secs_f64() * 1000.0,
+            self.devices_cpu * 1000.0,
+            self.relay_cpu * 1000.0
+        )
+    }
+}
+
+async fn timed<T>(relay_pid: u32, f: impl std::future::Future<Output = T>) -> (T, Spent) {
+    let me = std::process::id();
+    let (d0, r0, start) = (process_cpu(me), process_cpu(relay_pid), Instant::now());
+    let out = f.await;
+    let spent = Spent {
+        wall: start.elapsed(),
+        devices_cpu: process_cpu(me) - d0,
+        relay_cpu: process_cpu(relay_pid) - r0,
+    };
+    (out, spent)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -143,12 +193,34 @@ async fn main() {
     // Warm-up.
     curl(&["--data-binary", &format!("@{path}"), &url]);
 
-    let start = Instant::now();
-    let pushed = field.sync().await;
-    let push = start.elapsed();
-    let start = Instant::now();
-    let pulled = office.sync().await;
-    let pull = start.elapsed();
+    // FV_PERF=FILE: profile this process during the two timed passes.
+    let perf = std::env::var("FV_PERF").ok().map(|out| {
+        let child = std::process::Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "999",
+                "--call-graph",
+                "dwarf,16384",
+                "-o",
+                &out,
+                "-p",
+            ])
+            .arg(std::process::id().to_string())
+            .spawn()
+            .expect("perf");
+        std::thread::sleep(Duration::from_millis(500));
+        child
+    });
+    let (pushed, push_spent) = timed(relay.pid(), field.sync()).await;
+    let (pulled, pull_spent) = timed(relay.pid(), office.sync()).await;
+    let (push, pull) = (push_spent.wall, pull_spent.wall);
+    if let Some(mut perf) = perf {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
     // The office also pulls the field device's audit log and report.
     assert!(pulled.pulled >= DOCS, "everything arrived: {pulled:?}");
     assert_eq!(
@@ -169,11 +241,8 @@ async fn main() {
     downs.sort();
     let (up, down) = (ups[1], downs[1]);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "field device push (sync_once): {:>8.1} ms  ({pushed:?})",
-        ms(push)
-    );
-    println!("office device pull (sync_once): {:>7.1} ms", ms(pull));
+    println!("field device push (sync_once): {push_spent}  ({pushed:?})");
+    println!("office device pull (sync_once): {pull_spent}");
     println!(
         "curl upload of the same bytes:  {:>8.1} ms   ratio {:.2}x",
         ms(up),

@@ -16,8 +16,8 @@
 use std::io::Read;
 
 use fieldvault::model::{
-    BearGroup, BearSighting, Certainty, Count, Envelope, GeoPoint, LocalDate, ObservedTime,
-    ReportKind, Species, Status, Timestamp, TraceKind,
+    BearGroup, BearSighting, Certainty, Count, DocumentBody, Envelope, GeoPoint, LocalDate,
+    ObservedTime, ReportKind, Species, Status, Timestamp, TraceKind, ValidationErrors,
 };
 use serde::Serialize;
 
@@ -168,15 +168,33 @@ pub fn parse(
         ]) {
             Ok(fields) => {
                 let code = sapporo_ward_code(fields.ward).unwrap_or(SAPPORO);
-                out.parsed.push(Parsed {
-                    row,
-                    sighting: fields.into_sighting(envelope(code)),
-                });
+                let sighting = fields.into_sighting(envelope(code));
+                // Checked here as the vault will check it, so a dry run
+                // reports exactly the rows a real import rejects.
+                match sighting.validate_for_storage() {
+                    Ok(()) => out.parsed.push(Parsed { row, sighting }),
+                    Err(errors) => out.rejected.push(invalid(row, line, &errors)),
+                }
             }
             Err((col, reason)) => out.rejected.push(reject(col, reason)),
         }
     }
     Ok(out)
+}
+
+/// A row whose record the vault would not store (field-level errors; the
+/// message names fields and rules, never values).
+pub fn invalid(row: u64, line: u64, errors: &ValidationErrors) -> Rejected {
+    Rejected {
+        row,
+        line,
+        column: errors
+            .0
+            .first()
+            .map(|e| e.field.clone())
+            .unwrap_or_default(),
+        reason: format!("the record does not validate: {errors}"),
+    }
 }
 
 struct RowFields<'a> {
@@ -441,6 +459,26 @@ mod tests {
         assert_eq!(r[0].reason, "the latitude is not a decimal number");
         assert_eq!((r[1].row, r[1].line, r[1].column.as_str()), (2, 4, "経度"));
         assert_eq!((r[2].row, r[2].column.as_str()), (3, "日付"));
+    }
+
+    #[test]
+    fn rows_the_vault_would_refuse_are_rejected_while_parsing() {
+        // Parses, but "mother with cubs" and zero cubs do not validate: a dry
+        // run must count it as rejected, as the real import would.
+        let out = one(&format!(
+            "{HEAD}2025/6/1,10:00,南区,藻岩山,42.95,141.3,親1頭子0頭を目撃\r\n\
+             2025/6/2,10:00,南区,藻岩山,42.95,141.3,ヒグマを目撃\r\n"
+        ));
+        assert_eq!(out.parsed.len(), 1);
+        assert_eq!(out.parsed[0].row, 2);
+        let r = &out.rejected;
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!((r[0].row, r[0].line, r[0].column.as_str()), (1, 2, "cubs"));
+        assert!(
+            r[0].reason.starts_with("the record does not validate"),
+            "{}",
+            r[0].reason
+        );
     }
 
     #[test]

@@ -72,26 +72,17 @@ pub fn import(g: &Global, args: &ImportArgs) -> CliResult<()> {
         vault.new_envelope::<fieldvault::model::BearSighting>(code)
     })?;
     let mut rejected = outcome.rejected;
-    let mut imported = Vec::new();
     let mut valid = outcome.parsed.len();
+    let mut imported = Vec::new();
     if !args.dry_run {
         let progress = bar(g.json, outcome.parsed.len() as u64, "importing");
         for p in outcome.parsed {
-            let row = p.row;
             match vault.insert(p.sighting) {
                 Ok(id) => imported.push(id),
                 Err(fieldvault::Error::Validation(errors)) => {
                     valid -= 1;
-                    rejected.push(import::Rejected {
-                        row,
-                        line: 0,
-                        column: errors
-                            .0
-                            .first()
-                            .map(|e| e.field.clone())
-                            .unwrap_or_default(),
-                        reason: format!("the record does not validate: {errors}"),
-                    });
+                    // Already checked by the parser; kept as a safety net.
+                    rejected.push(import::invalid(p.row, 0, &errors));
                 }
                 Err(e) => return Err(e.into()),
             }

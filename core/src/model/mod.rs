@@ -67,6 +67,23 @@ pub trait DocumentBody:
     fn title(&self) -> String;
     /// Field-level validation of the whole document (including envelope.validate()).
     fn validate(&self) -> Result<(), ValidationErrors>;
+
+    /// What the vault checks before storing: [`Self::validate`], except that
+    /// a draft may still leave required fields empty. (An import's dry run
+    /// uses it to report exactly the rows a real import would reject.)
+    fn validate_for_storage(&self) -> Result<(), ValidationErrors> {
+        let Err(mut errors) = self.validate() else {
+            return Ok(());
+        };
+        if self.envelope().status == Status::Draft {
+            errors.0.retain(|e| e.code != FieldErrorCode::Required);
+        }
+        if errors.0.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// Envelope checks shared by all kinds: [`Envelope::validate`] plus

@@ -10,28 +10,12 @@ use crate::crypto::DocKey;
 use crate::error::{Error, Result};
 use crate::model::{
     AnyDocument, AuditAction, AuditLog, BearSighting, DamageReport, DocumentBody, DocumentId,
-    DocumentKind, Envelope, FieldErrorCode, Status, TaxAssist, ValidationErrors,
+    DocumentKind, Envelope, Status, TaxAssist,
 };
 use crate::store::{self, rows};
 
 /// Drafts may be incomplete: only "required" errors are waived for them;
 /// malformed values are refused in every status.
-fn validate_for_status(result: Result<(), ValidationErrors>, status: Status) -> Result<()> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(mut errors) => {
-            if status == Status::Draft {
-                errors.0.retain(|e| e.code != FieldErrorCode::Required);
-            }
-            if errors.0.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::Validation(errors))
-            }
-        }
-    }
-}
-
 fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
     autosurgeon::hydrate(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
 }
@@ -151,7 +135,7 @@ impl Vault {
                 env.author_staff_id = self.options.staff_id.clone();
             }
         }
-        validate_for_status(body.validate(), body.envelope().status)?;
+        body.validate_for_storage().map_err(Error::Validation)?;
         let id = body.envelope().id;
         let mut doc = AutoCommit::new();
         doc.set_actor(self.actor.clone());
@@ -283,7 +267,7 @@ impl Vault {
         if fields.is_empty() {
             return Ok((out, false));
         }
-        validate_for_status(after.validate(), after.envelope().status)?;
+        after.validate_for_storage().map_err(Error::Validation)?;
         let op = if fields.iter().all(|f| f == "envelope.status") {
             "status"
         } else {

@@ -127,73 +127,136 @@ fn envelope(kind: fieldvault::model::DocumentKind) -> fieldvault::model::Envelop
     )
 }
 
-fn run_vault() -> Timings {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let provider = PassphraseKeyProvider::with_params("bench", Argon2Params::insecure_for_tests());
-    let vault =
-        Vault::create(dir.path(), &provider, VaultOptions::new("bench-staff")).expect("create");
-    let n = docs();
-    let mut t = Timings::default();
+/// One side of the comparison: the same four operations on either store.
+trait Store {
+    fn create(&mut self, i: usize) -> DocumentId;
+    /// Changes one field of document `i` (which field depends on its kind).
+    fn edit(&mut self, i: usize, id: &DocumentId);
+    fn read(&mut self, id: &DocumentId);
+    /// Lists every header; returns how many.
+    fn list(&mut self) -> usize;
+    fn dir(&self) -> &std::path::Path;
+}
 
-    let cpu0 = cpu_seconds();
-    let user0 = user_seconds();
-    let start = Instant::now();
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = match sample(i, envelope) {
-            AnyDocument::BearSighting(d) => vault.insert(d),
-            AnyDocument::DamageReport(d) => vault.insert(d),
-            AnyDocument::TaxAssist(d) => vault.insert(d),
-        }
-        .expect("insert");
-        ids.push(id);
+struct VaultStore {
+    vault: Vault,
+    dir: tempfile::TempDir,
+}
+
+impl VaultStore {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let provider =
+            PassphraseKeyProvider::with_params("bench", Argon2Params::insecure_for_tests());
+        let vault =
+            Vault::create(dir.path(), &provider, VaultOptions::new("bench-staff")).expect("create");
+        Self { vault, dir }
     }
-    t.create_s = start.elapsed().as_secs_f64();
-    let cpu1 = cpu_seconds();
-    let user1 = user_seconds();
-    t.cpu[0] = cpu1 - cpu0;
-    t.user[0] = user1 - user0;
+}
 
-    let order = visit_order(n);
-    let start = Instant::now();
-    for &i in &order {
-        let id = &ids[i];
+impl Store for VaultStore {
+    fn create(&mut self, i: usize) -> DocumentId {
+        match sample(i, envelope) {
+            AnyDocument::BearSighting(d) => self.vault.insert(d),
+            AnyDocument::DamageReport(d) => self.vault.insert(d),
+            AnyDocument::TaxAssist(d) => self.vault.insert(d),
+        }
+        .expect("insert")
+    }
+
+    fn edit(&mut self, i: usize, id: &DocumentId) {
+        let v = &self.vault;
         match i % 3 {
-            0 => vault.update::<BearSighting, _>(id, |d| d.behaviour = format!("edit {i}")),
-            1 => vault.update::<DamageReport, _>(id, |d| d.summary.report_number += 1),
-            _ => vault.update::<TaxAssist, _>(id, |d| d.venue = format!("edit {i}")),
+            0 => v.update::<BearSighting, _>(id, |d| d.behaviour = format!("edit {i}")),
+            1 => v.update::<DamageReport, _>(id, |d| d.summary.report_number += 1),
+            _ => v.update::<TaxAssist, _>(id, |d| d.venue = format!("edit {i}")),
         }
         .expect("edit");
     }
-    t.edit_s = start.elapsed().as_secs_f64();
-    let cpu2 = cpu_seconds();
-    let user2 = user_seconds();
-    t.cpu[1] = cpu2 - cpu1;
-    t.user[1] = user2 - user1;
 
-    let start = Instant::now();
-    for &i in &order {
-        std::hint::black_box(vault.get_any(&ids[i]).expect("read"));
+    fn read(&mut self, id: &DocumentId) {
+        std::hint::black_box(self.vault.get_any(id).expect("read"));
     }
-    t.read_s = start.elapsed().as_secs_f64();
-    let cpu3 = cpu_seconds();
-    let user3 = user_seconds();
-    t.cpu[2] = cpu3 - cpu2;
-    t.user[2] = user3 - user2;
 
+    fn list(&mut self) -> usize {
+        self.vault
+            .list(&ListFilter::default())
+            .expect("list")
+            .documents
+            .len()
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// CPU (total, user) and wall time of `f`.
+fn measured(f: impl FnOnce()) -> (f64, f64, f64) {
+    let (cpu0, user0, start) = (cpu_seconds(), user_seconds(), Instant::now());
+    f();
+    let wall = start.elapsed().as_secs_f64();
+    (cpu_seconds() - cpu0, user_seconds() - user0, wall)
+}
+
+/// All four phases on one store, in this process (a child of the bench).
+fn run_child(store: &mut dyn Store) -> Timings {
+    let n = docs();
+    let mut t = Timings::default();
+    let mut ids = Vec::with_capacity(n);
+    let (cpu, user, wall) = measured(|| ids.extend((0..n).map(|i| store.create(i))));
+    (t.cpu[0], t.user[0], t.create_s) = (cpu, user, wall);
+    let order = visit_order(n);
+    let (cpu, user, wall) = measured(|| order.iter().for_each(|&i| store.edit(i, &ids[i])));
+    (t.cpu[1], t.user[1], t.edit_s) = (cpu, user, wall);
+    let (cpu, user, wall) = measured(|| order.iter().for_each(|&i| store.read(&ids[i])));
+    (t.cpu[2], t.user[2], t.read_s) = (cpu, user, wall);
     let reps: usize = std::env::var("FV_BENCH_LIST_REPS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    t.list_s = median_of(reps, || {
-        let listing = vault.list(&ListFilter::default()).expect("list");
-        assert_eq!(listing.documents.len(), n);
-    });
+    t.list_s = median_of(reps, || assert_eq!(store.list(), n));
     t.cpu[3] = t.list_s; // listing is pure CPU
     t.user[3] = t.list_s;
-    t.db_bytes = dir_bytes(dir.path());
+    t.db_bytes = dir_bytes(store.dir());
     t.peak_rss_mib = peak_rss_mib();
     t
+}
+
+/// Both stores in this one process, taking turns every `BLOCK` operations
+/// (the order of the pair alternating too), so that both see the same
+/// moments of a noisy shared machine. Returns CPU (total, user) per phase,
+/// for plain and for the vault.
+fn run_interleaved(scattered: bool) -> [[[f64; 2]; 2]; 3] {
+    const BLOCK: usize = 100;
+    let n = docs();
+    let mut stores: [Box<dyn Store>; 2] = [
+        Box::new(PlainStore::new(scattered)),
+        Box::new(VaultStore::new()),
+    ];
+    let mut spent = [[[0.0; 2]; 2]; 3];
+    let mut ids: [Vec<DocumentId>; 2] = [Vec::with_capacity(n), Vec::with_capacity(n)];
+    let order = visit_order(n);
+    for (phase, spent) in spent.iter_mut().enumerate() {
+        for (b, block) in (0..n).collect::<Vec<_>>().chunks(BLOCK).enumerate() {
+            for turn in [b % 2, 1 - b % 2] {
+                let store = &mut stores[turn];
+                let ids = &mut ids[turn];
+                let (cpu, user, _) = measured(|| {
+                    for &k in block {
+                        match phase {
+                            0 => ids.push(store.create(k)),
+                            1 => store.edit(order[k], &ids[order[k]]),
+                            _ => store.read(&ids[order[k]]),
+                        }
+                    }
+                });
+                spent[turn][0] += cpu;
+                spent[turn][1] += user;
+            }
+        }
+    }
+    spent
 }
 
 /// The same history note the vault writes on every commit.
@@ -211,6 +274,7 @@ fn note(op: &str, fields: Vec<String>) -> CommitOptions {
 /// The plain baseline: same Automerge changes, unencrypted rows.
 struct Plain {
     conn: Connection,
+    scattered: bool,
 }
 
 /// The same list-view fields the vault keeps in its sealed header.
@@ -223,7 +287,7 @@ struct PlainHeader {
 }
 
 impl Plain {
-    fn open(path: &std::path::Path) -> Self {
+    fn open(path: &std::path::Path, scattered: bool) -> Self {
         let conn = Connection::open(path).expect("open");
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;
@@ -231,7 +295,7 @@ impl Plain {
              CREATE TABLE changes (id BLOB NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (id, seq));",
         )
         .expect("schema");
-        Self { conn }
+        Self { conn, scattered }
     }
 
     fn write<T: DocumentBody>(
@@ -260,15 +324,16 @@ impl Plain {
             head_seq: seq,
             snapshot_seq: 0,
         };
+        let key = self.key(&env.id);
         let tx = self.conn.transaction().expect("tx");
         tx.execute(
             "INSERT INTO changes (id, seq, bytes) VALUES (?1, ?2, ?3)",
-            params![env.id.0.as_bytes(), seq as i64, bytes],
+            params![key, seq as i64, bytes],
         )
         .expect("change");
         tx.execute(
             "INSERT INTO headers (id, header) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET header = excluded.header",
-            params![env.id.0.as_bytes(), serde_json::to_vec(&header).expect("json")],
+            params![key, serde_json::to_vec(&header).expect("json")],
         )
         .expect("header");
         tx.commit().expect("commit");
@@ -286,6 +351,19 @@ impl Plain {
         body.envelope().id
     }
 
+    /// The row key: the UUIDv7 itself (time-ordered, so creates append), or
+    /// with `scattered` a SHA-256 of it — no locality, like the vault's
+    /// keyed-hash row ids (a diagnostic baseline, not the goal's).
+    fn key(&self, id: &DocumentId) -> Vec<u8> {
+        if self.scattered {
+            ring::digest::digest(&ring::digest::SHA256, id.0.as_bytes())
+                .as_ref()
+                .to_vec()
+        } else {
+            id.0.as_bytes().to_vec()
+        }
+    }
+
     /// Reads the header to learn the document's kind (what `get_any` and a
     /// kind-checked `update` must do too).
     fn kind(&self, id: &DocumentId) -> fieldvault::model::DocumentKind {
@@ -293,7 +371,7 @@ impl Plain {
             .conn
             .prepare_cached("SELECT header FROM headers WHERE id = ?1")
             .expect("prepare")
-            .query_row([id.0.as_bytes()], |r| r.get(0))
+            .query_row([self.key(id)], |r| r.get(0))
             .expect("header");
         serde_json::from_slice::<PlainHeader>(&bytes)
             .expect("json")
@@ -309,7 +387,7 @@ impl Plain {
         let mut doc = AutoCommit::new();
         let mut last = 0;
         let rows = stmt
-            .query_map([id.0.as_bytes()], |r| {
+            .query_map([self.key(id)], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
             })
             .expect("query");
@@ -365,51 +443,41 @@ impl Plain {
     }
 }
 
-fn run_plain() -> Timings {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut plain = Plain::open(&dir.path().join("plain.db"));
-    let n = docs();
-    let mut t = Timings::default();
+struct PlainStore {
+    plain: Plain,
+    dir: tempfile::TempDir,
+}
 
-    let cpu0 = cpu_seconds();
-    let user0 = user_seconds();
-    let start = Instant::now();
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        ids.push(match sample(i, envelope) {
-            AnyDocument::BearSighting(d) => plain.create(d),
-            AnyDocument::DamageReport(d) => plain.create(d),
-            AnyDocument::TaxAssist(d) => plain.create(d),
-        });
+impl PlainStore {
+    fn new(scattered: bool) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = Plain::open(&dir.path().join("plain.db"), scattered);
+        Self { plain, dir }
     }
-    t.create_s = start.elapsed().as_secs_f64();
-    let cpu1 = cpu_seconds();
-    let user1 = user_seconds();
-    t.cpu[0] = cpu1 - cpu0;
-    t.user[0] = user1 - user0;
+}
 
-    let order = visit_order(n);
-    let start = Instant::now();
-    for &i in &order {
-        let id = &ids[i];
-        match i % 3 {
-            0 => plain.edit::<BearSighting>(id, |d| d.behaviour = format!("edit {i}")),
-            1 => plain.edit::<DamageReport>(id, |d| d.summary.report_number += 1),
-            _ => plain.edit::<TaxAssist>(id, |d| d.venue = format!("edit {i}")),
+impl Store for PlainStore {
+    fn create(&mut self, i: usize) -> DocumentId {
+        match sample(i, envelope) {
+            AnyDocument::BearSighting(d) => self.plain.create(d),
+            AnyDocument::DamageReport(d) => self.plain.create(d),
+            AnyDocument::TaxAssist(d) => self.plain.create(d),
         }
     }
-    t.edit_s = start.elapsed().as_secs_f64();
-    let cpu2 = cpu_seconds();
-    let user2 = user_seconds();
-    t.cpu[1] = cpu2 - cpu1;
-    t.user[1] = user2 - user1;
 
-    let start = Instant::now();
-    for &i in &order {
-        let id = &ids[i];
+    fn edit(&mut self, i: usize, id: &DocumentId) {
+        let p = &mut self.plain;
+        match i % 3 {
+            0 => p.edit::<BearSighting>(id, |d| d.behaviour = format!("edit {i}")),
+            1 => p.edit::<DamageReport>(id, |d| d.summary.report_number += 1),
+            _ => p.edit::<TaxAssist>(id, |d| d.venue = format!("edit {i}")),
+        }
+    }
+
+    fn read(&mut self, id: &DocumentId) {
         use fieldvault::model::DocumentKind as K;
-        let kind = plain.kind(id);
-        let (doc, _) = plain.load(id);
+        let kind = self.plain.kind(id);
+        let (doc, _) = self.plain.load(id);
         let any = match kind {
             K::BearSighting => {
                 AnyDocument::BearSighting(autosurgeon::hydrate(&doc).expect("hydrate"))
@@ -422,20 +490,14 @@ fn run_plain() -> Timings {
         };
         std::hint::black_box(any);
     }
-    t.read_s = start.elapsed().as_secs_f64();
-    let cpu3 = cpu_seconds();
-    let user3 = user_seconds();
-    t.cpu[2] = cpu3 - cpu2;
-    t.user[2] = user3 - user2;
 
-    t.list_s = median_of(5, || {
-        assert_eq!(plain.list().len(), n);
-    });
-    t.cpu[3] = t.list_s; // listing is pure CPU
-    t.user[3] = t.list_s;
-    t.db_bytes = dir_bytes(dir.path());
-    t.peak_rss_mib = peak_rss_mib();
-    t
+    fn list(&mut self) -> usize {
+        self.plain.list().len()
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
 }
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -456,8 +518,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn child(variant: &str) -> Timings {
+    child_result(&["--child", variant])
+}
+
+fn child_result<T: serde::de::DeserializeOwned>(args: &[&str]) -> T {
+    let variant = args.join(" ");
     let out = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--child", variant])
+        .args(args)
         .output()
         .expect("run child");
     assert!(
@@ -474,10 +541,16 @@ fn child(variant: &str) -> Timings {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--interleaved") {
+        let spent = run_interleaved(false);
+        println!("RESULT {}", serde_json::to_string(&spent).expect("json"));
+        return;
+    }
     if let Some(pos) = args.iter().position(|a| a == "--child") {
         let t = match args.get(pos + 1).map(String::as_str) {
-            Some("vault") => run_vault(),
-            _ => run_plain(),
+            Some("vault") => run_child(&mut VaultStore::new()),
+            Some("plain-scattered") => run_child(&mut PlainStore::new(true)),
+            _ => run_child(&mut PlainStore::new(false)),
         };
         println!("RESULT {}", serde_json::to_string(&t).expect("json"));
         return;
@@ -493,9 +566,14 @@ fn main() {
         "vault vs plain rusqlite: {} documents, {rounds} alternating rounds, medians",
         docs()
     );
-    let (mut plain, mut vault) = (Vec::new(), Vec::new());
+    // FV_BENCH_SCATTERED=1 adds the diagnostic baseline with hashed keys.
+    let scattered_too = std::env::var_os("FV_BENCH_SCATTERED").is_some();
+    let (mut plain, mut vault, mut scattered) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         plain.push(child("plain"));
+        if scattered_too {
+            scattered.push(child("plain-scattered"));
+        }
         vault.push(child("vault"));
         eprintln!("round {} done", round + 1);
     }
@@ -538,4 +616,45 @@ fn main() {
         "| files on disk (MB) | {p:.1} | {v:.1} | {:.2}× | | | | | report |",
         v / p
     );
+    if scattered_too {
+        println!("\nDiagnostic: plain rusqlite with hashed row keys (no locality, like the vault's keyed-hash ids)");
+        println!("| operation | plain, hashed keys | vault/that (CPU) | vault/that (user CPU) | plain UUIDv7 keys/that (CPU) |");
+        println!("|---|---|---|---|---|");
+        for (i, name) in ["create", "edit", "read"].into_iter().enumerate() {
+            let cs = median(scattered.iter().map(|t| t.cpu[i]).collect());
+            let us = median(scattered.iter().map(|t| t.user[i]).collect());
+            let cv = median(vault.iter().map(|t| t.cpu[i]).collect());
+            let uv = median(vault.iter().map(|t| t.user[i]).collect());
+            let cp = median(plain.iter().map(|t| t.cpu[i]).collect());
+            println!(
+                "| {name} | {cs:.3} s CPU | {:.2}× | {:.2}× | {:.2}× |",
+                cv / cs,
+                uv / us,
+                cp / cs
+            );
+        }
+    }
+
+    // The same operations interleaved in one process: the steadier ratio on
+    // a machine whose speed drifts between the rounds above.
+    let mut interleaved: Vec<[[[f64; 2]; 2]; 3]> = Vec::new();
+    for round in 0..rounds {
+        interleaved.push(child_result(&["--interleaved"]));
+        eprintln!("interleaved round {} done", round + 1);
+    }
+    println!("\nInterleaved in one process (turns of 100 operations), medians of {rounds} runs:");
+    println!("| operation | plain CPU s | vault CPU s | ratio (CPU) | ratio (user CPU) | goal |");
+    println!("|---|---|---|---|---|---|");
+    for (phase, name) in ["create", "edit", "read"].into_iter().enumerate() {
+        let m = |side: usize, part: usize| {
+            median(interleaved.iter().map(|r| r[phase][side][part]).collect())
+        };
+        println!(
+            "| {name} 10k | {:.3} | {:.3} | {:.2}× | {:.2}× | ≤ 1.10× |",
+            m(0, 0),
+            m(1, 0),
+            m(1, 0) / m(0, 0),
+            m(1, 1) / m(0, 1)
+        );
+    }
 }

@@ -7,18 +7,17 @@ pub type RowId = [u8; 32];
 
 pub fn get_meta(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?)
 }
 
 pub fn put_meta(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        params![name, value],
-    )?;
+    )?
+    .execute(params![name, value])?;
     Ok(())
 }
 

@@ -192,21 +192,19 @@ impl Vault {
                 .keys
                 .meta
                 .seal(entry_aad(entry.seq), &encode_entry(&entry))?;
-            tx.execute(
-                "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)",
-                params![seq, sealed],
-            )?;
+            tx.prepare_cached("INSERT INTO audit (seq, sealed) VALUES (?1, ?2)")?
+                .execute(params![seq, sealed])?;
             head = Head {
                 len: head.len + 1,
                 hash: entry.hash,
             };
         }
         let sealed = self.keys.meta.seal(head_aad(), &head.encode())?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)
              ON CONFLICT(seq) DO UPDATE SET sealed = excluded.sealed",
-            params![HEAD_SEQ, sealed],
-        )?;
+        )?
+        .execute(params![HEAD_SEQ, sealed])?;
         if first_head_row {
             tx.execute("DELETE FROM meta WHERE name = ?1", [LEGACY_HEAD])?;
             self.put_sealed_json_in(tx, HEAD_IN_TABLE, &true)?;
@@ -218,9 +216,8 @@ impl Vault {
     /// or a format-1 vault whose head is still in `meta`).
     fn audit_head(&self, conn: &Connection) -> Result<Option<Head>> {
         let sealed: Option<Vec<u8>> = conn
-            .query_row("SELECT sealed FROM audit WHERE seq = ?1", [HEAD_SEQ], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT sealed FROM audit WHERE seq = ?1")?
+            .query_row([HEAD_SEQ], |r| r.get(0))
             .optional()?;
         sealed
             .map(|sealed| {

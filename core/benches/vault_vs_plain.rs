@@ -15,6 +15,13 @@
 //! app opens documents in no particular order, and creation order would favour
 //! the plain variant's time-ordered keys over the vault's keyed-hash row ids.
 //!
+//! After the rounds, the same operations run **interleaved in one process**
+//! (both stores taking turns every 100 operations, the order of each pair
+//! alternating), so both see the same moments of a noisy shared machine; that
+//! table is the steadier ratio. `FV_BENCH_SCATTERED=1` adds a diagnostic
+//! baseline: plain rusqlite keyed by a hash of the id (no locality, like the
+//! vault's keyed-hash row ids).
+//!
 //! Run: `cargo bench -p fieldvault --bench vault_vs_plain` (FV_BENCH_DOCS, FV_BENCH_ROUNDS to change size).
 use std::process::Command;
 use std::time::Instant;

@@ -627,6 +627,38 @@ impl From<fieldvault::SyncSettings> for SyncSettings {
     }
 }
 
+/// One entry of a device's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AuditRecord {
+    /// Position in the chain, from 0.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub staff_id: String,
+    pub device_id: String,
+    /// `created`, `opened`, `edited`, `merged`, `exported`, `purged`,
+    /// `deleted` or `revealed_my_number`.
+    pub action: String,
+    pub document_id: Option<String>,
+    pub document_kind: Option<String>,
+    /// A short non-sensitive detail such as an export format.
+    pub detail: String,
+}
+
+impl From<fieldvault::model::AuditEntry> for AuditRecord {
+    fn from(e: fieldvault::model::AuditEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            staff_id: e.staff_id,
+            device_id: e.device_id,
+            action: e.action.as_str().to_string(),
+            document_id: e.document_id,
+            document_kind: e.document_kind,
+            detail: e.detail,
+        }
+    }
+}
+
 /// One device of the workspace as the relay lists it (admin view).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceInfo {

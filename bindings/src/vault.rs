@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldvault::model::{
-    AnyDocument, BearSighting, DamageReport, DocumentBody, DocumentId, DocumentKind, Envelope,
-    FieldError, PhotoRef, Status, TaxAssist, Timestamp,
+    AnyDocument, AuditAction, BearSighting, DamageReport, DocumentBody, DocumentId, DocumentKind,
+    Envelope, FieldError, PhotoRef, Status, TaxAssist, Timestamp,
 };
 use fieldvault::sync::client::ClientConfig;
 use fieldvault::sync::{admin, enrollment};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::error::{FieldVaultError, Result};
 use crate::keys::{ForeignKeys, KeyProvider};
 use crate::sync::{PairingSession, SyncEngine};
-use crate::types::{DeviceList, Listing, SyncSettings};
+use crate::types::{AuditRecord, DeviceList, Listing, SyncSettings};
 
 /// Runs blocking vault work off the async executor. A panic inside is
 /// re-raised here so uniffi reports it like any other panic.
@@ -256,6 +256,37 @@ impl FieldVault {
     /// Records the office's acknowledgement (starts the retention clock).
     pub fn mark_acknowledged(&self, id: DocumentId) -> Result<()> {
         Ok(self.vault.mark_acknowledged(&id)?)
+    }
+
+    /// Records in the audit log that the app exported `ids` (`format`: a
+    /// short word such as "pdf" or "csv", never a field value): one entry per
+    /// document, all or none.
+    pub fn record_exports(&self, ids: Vec<DocumentId>, format: String) -> Result<()> {
+        Ok(self
+            .vault
+            .record_audits(AuditAction::Exported, &ids, &format)?)
+    }
+
+    /// This device's audit log, oldest first (who created, opened, edited,
+    /// exported or deleted which document; never a field value).
+    pub fn audit_log(&self) -> Result<Vec<AuditRecord>> {
+        Ok(self
+            .vault
+            .audit_log()?
+            .into_iter()
+            .map(AuditRecord::from)
+            .collect())
+    }
+
+    /// Checks this device's audit chain; returns what is wrong with it
+    /// (empty: intact), e.g. "audit entry 4: entry cannot be decrypted".
+    pub fn verify_audit_log(&self) -> Result<Vec<String>> {
+        Ok(self
+            .vault
+            .verify_audit_log()?
+            .iter()
+            .map(ToString::to_string)
+            .collect())
     }
 
     /// Purges documents whose retention period has passed; returns their ids.

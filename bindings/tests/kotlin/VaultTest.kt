@@ -56,6 +56,29 @@ class VaultTest {
     }
 
     @Test
+    fun `exports are recorded in a verifiable audit log`() {
+        val (vault, _) = newVault("audit")
+        val bears = List(2) {
+            vault.insertBearSighting(sampleBearSighting(vault.newEnvelope(DocumentKind.BEAR_SIGHTING, MUNICIPALITY)))
+        }
+        vault.recordExports(bears, "pdf")
+        val log = vault.auditLog()
+        assertEquals(listOf("created", "created", "exported", "exported"), log.map { it.action })
+        assertEquals(listOf(0UL, 1UL, 2UL, 3UL), log.map { it.seq })
+        assertEquals(bears, log.takeLast(2).map { it.documentId })
+        assertTrue(log.all { it.staffId == "staff-audit" && it.deviceId == vault.deviceId() })
+        assertEquals(listOf("pdf", "pdf"), log.takeLast(2).map { it.detail })
+        assertEquals(emptyList<String>(), vault.verifyAuditLog())
+
+        // All or nothing: an unknown document fails the whole record.
+        assertThrows<FieldVaultException.NotFound> {
+            vault.recordExports(bears + "0190b6a0-0000-7000-8000-0000000000ff", "pdf")
+        }
+        assertEquals(4, vault.auditLog().size)
+        vault.close()
+    }
+
+    @Test
     fun `nothing in the vault files is plaintext`() {
         val (vault, dir) = newVault("plaintext")
         val canary = "カナリア-${System.nanoTime()}"

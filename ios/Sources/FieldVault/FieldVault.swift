@@ -220,6 +220,22 @@ public final class FieldVault: @unchecked Sendable {
         try await inner.readPhoto(id: id, photoId: photoId, variant: .thumbnail)
     }
 
+    // MARK: audit
+
+    /// Records that the app exported (shared, printed, sent) these documents as `format`.
+    public func recordExports(_ ids: [DocumentId], format: String) async throws {
+        try await offMain { try self.inner.recordExports(ids: ids, format: format) }
+    }
+
+    public func auditLog() async throws -> [AuditRecord] {
+        try await offMain { try self.inner.auditLog() }
+    }
+
+    /// What is wrong with this device's audit chain; empty when intact.
+    public func verifyAuditLog() async throws -> [String] {
+        try await offMain { try self.inner.verifyAuditLog() }
+    }
+
     public func integrityCheck() async throws -> Bool {
         try await offMain { try self.inner.integrityCheck() }
     }

@@ -18,6 +18,7 @@ import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
 import jp.fieldvault.ffi.AnyDocument
+import jp.fieldvault.ffi.AuditRecord
 import jp.fieldvault.ffi.BearSighting
 import jp.fieldvault.ffi.DamageReport
 import jp.fieldvault.ffi.DeviceList
@@ -186,6 +187,14 @@ class FieldVault private constructor(
     suspend fun ingestPhoto(id: DocumentId, image: ByteArray): PhotoRef = inner.ingestPhoto(id, image).also { changed() }
     suspend fun photo(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.DISPLAY)
     suspend fun thumbnail(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.THUMBNAIL)
+
+    // ---- audit ----------------------------------------------------------------------
+
+    /** Records that the app exported (shared, printed, sent) these documents as [format]. */
+    suspend fun recordExports(ids: List<DocumentId>, format: String) = io { inner.recordExports(ids, format) }
+    suspend fun auditLog(): List<AuditRecord> = io { inner.auditLog() }
+    /** What is wrong with this device's audit chain; empty when intact. */
+    suspend fun verifyAuditLog(): List<String> = io { inner.verifyAuditLog() }
 
     // ---- maintenance ----------------------------------------------------------------
 

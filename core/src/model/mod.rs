@@ -69,8 +69,9 @@ pub trait DocumentBody:
     fn validate(&self) -> Result<(), ValidationErrors>;
 
     /// What the vault checks before storing: [`Self::validate`], except that
-    /// a draft may still leave required fields empty. (An import's dry run
-    /// uses it to report exactly the rows a real import would reject.)
+    /// a draft may still leave required fields empty (malformed values are
+    /// refused in every status). An import's dry run uses it to report
+    /// exactly the rows a real import would reject.
     fn validate_for_storage(&self) -> Result<(), ValidationErrors> {
         let Err(mut errors) = self.validate() else {
             return Ok(());

@@ -148,13 +148,26 @@ impl Vault {
         document: Option<(DocumentId, DocumentKind)>,
         detail: &str,
     ) -> Result<()> {
+        self.audit_many_in(tx, action, [document], detail)
+    }
+
+    /// Appends `action` on each of `documents` (and any buffered opens),
+    /// all at the same time, inside `tx`.
+    fn audit_many_in(
+        &self,
+        tx: &Connection,
+        action: AuditAction,
+        documents: impl IntoIterator<Item = Option<(DocumentId, DocumentKind)>>,
+        detail: &str,
+    ) -> Result<()> {
+        let at = self.options.clock.now();
         let mut batch = std::mem::take(&mut *lock(&self.audit.pending));
-        batch.push(Pending {
-            at: self.options.clock.now(),
+        batch.extend(documents.into_iter().map(|document| Pending {
+            at: at.clone(),
             action,
             document,
             detail: detail.to_string(),
-        });
+        }));
         self.write_audit_batch(tx, batch)
     }
 
@@ -329,17 +342,9 @@ impl Vault {
                 "audit detail must be at most 200 characters".into(),
             ));
         }
-        let at = self.options.clock.now();
-        let mut batch = std::mem::take(&mut *lock(&self.audit.pending));
-        batch.extend(documents.into_iter().map(|document| Pending {
-            at: at.clone(),
-            action,
-            document,
-            detail: detail.to_string(),
-        }));
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        self.write_audit_batch(&tx, batch)?;
+        self.audit_many_in(&tx, action, documents, detail)?;
         tx.commit()?;
         Ok(())
     }

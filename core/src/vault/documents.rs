@@ -14,8 +14,6 @@ use crate::model::{
 };
 use crate::store::{self, rows};
 
-/// Drafts may be incomplete: only "required" errors are waived for them;
-/// malformed values are refused in every status.
 fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
     autosurgeon::hydrate(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
 }

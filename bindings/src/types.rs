@@ -694,14 +694,7 @@ impl DeviceList {
                 .devices
                 .into_iter()
                 .map(|d| DeviceInfo {
-                    wiped_at_ms: d.wipe_receipt.as_deref().and_then(|r| {
-                        fieldvault::sync::engine::verify_wipe_receipt(
-                            r,
-                            &d.keys.signing_public,
-                            workspace_id,
-                            &d.keys.device_id,
-                        )
-                    }),
+                    wiped_at_ms: fieldvault::sync::admin::verified_wipe_ms(&d, workspace_id),
                     device_id: d.keys.device_id,
                     device_name: d.device_name,
                     role: d.role.into(),

@@ -2,7 +2,7 @@
 use std::time::{Duration, Instant};
 
 use fieldvault::sync::client::ClientConfig;
-use fieldvault::sync::engine::{verify_wipe_receipt, SyncEngine};
+use fieldvault::sync::engine::SyncEngine;
 use fieldvault::sync::wire::{DeviceInfo, Role};
 use fieldvault::sync::{admin, enrollment};
 use serde_json::json;
@@ -244,12 +244,11 @@ pub fn sync(g: &Global) -> CliResult<()> {
     Ok(())
 }
 
-/// Whether the device's wipe receipt verifies against its signing key (`None`: no receipt).
-/// `None`: no receipt; otherwise whether its signature verifies.
+/// `None`: no wipe receipt; otherwise whether its signature verifies.
 pub(crate) fn receipt_verified(d: &DeviceInfo, ws: &str) -> Option<bool> {
     d.wipe_receipt
         .as_ref()
-        .map(|r| verify_wipe_receipt(r, &d.keys.signing_public, ws, &d.keys.device_id).is_some())
+        .map(|_| admin::verified_wipe_ms(d, ws).is_some())
 }
 
 /// An unlocked admin vault, its relay configuration, workspace and runtime.

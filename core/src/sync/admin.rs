@@ -67,6 +67,21 @@ pub struct DeviceRecord {
     pub reported_at: Option<crate::model::Timestamp>,
 }
 
+/// When `device` wiped itself, from its wipe receipt: `None` without a
+/// receipt, or when the receipt's signature does not verify against the
+/// device's enrolled key for this workspace and device (a receipt the relay
+/// merely stores, or one forged into its database, never counts).
+pub fn verified_wipe_ms(device: &super::wire::DeviceInfo, workspace_id: &str) -> Option<i64> {
+    device.wipe_receipt.as_deref().and_then(|r| {
+        super::engine::verify_wipe_receipt(
+            r,
+            &device.keys.signing_public,
+            workspace_id,
+            &device.keys.device_id,
+        )
+    })
+}
+
 /// The device registry (admin only). Sync the admin vault first for fresh
 /// self-reports.
 pub async fn device_registry(vault: &Vault, config: &ClientConfig) -> Result<Vec<DeviceRecord>> {
@@ -82,14 +97,7 @@ pub async fn device_registry(vault: &Vault, config: &ClientConfig) -> Result<Vec
                 .iter()
                 .find(|l| l.device_id == id)
                 .and_then(|l| l.report.clone());
-            let wiped_at_ms = d.wipe_receipt.as_deref().and_then(|r| {
-                super::engine::verify_wipe_receipt(
-                    r,
-                    &d.keys.signing_public,
-                    &settings.workspace_id,
-                    &id,
-                )
-            });
+            let wiped_at_ms = verified_wipe_ms(&d, &settings.workspace_id);
             DeviceRecord {
                 device_id: id,
                 name: d.device_name,

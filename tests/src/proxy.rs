@@ -32,51 +32,43 @@ pub enum Fault {
 
 pub struct FaultProxy {
     pub addr: SocketAddr,
-    fault: Arc<AtomicU8>,
-    cut_after: Arc<AtomicU64>,
-    /// Client bytes forwarded since the last `set` (for `CutTotalAfter`).
-    total: Arc<AtomicU64>,
-    /// Connections cut or refused so far.
-    pub injected: Arc<AtomicU64>,
-    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order, so
-    /// tests can count how often each request was (re-)sent.
-    pub requests: Arc<Mutex<Vec<String>>>,
+    state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The proxy's settings and counters, shared by every connection.
+struct State {
+    fault: AtomicU8,
+    cut_after: AtomicU64,
+    /// Client bytes forwarded since the last `set` (for `CutTotalAfter`).
+    total: AtomicU64,
+    /// Connections cut or refused so far.
+    injected: AtomicU64,
+    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order.
+    requests: Mutex<Vec<String>>,
 }
 
 impl FaultProxy {
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
-        let fault = Arc::new(AtomicU8::new(Fault::None as u8));
-        let cut_after = Arc::new(AtomicU64::new(u64::MAX));
-        let total = Arc::new(AtomicU64::new(0));
-        let injected = Arc::new(AtomicU64::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let shared = Shared {
-            fault: fault.clone(),
-            cut_after: cut_after.clone(),
-            total: total.clone(),
-            injected: injected.clone(),
-            requests: requests.clone(),
-        };
+        let state = Arc::new(State {
+            fault: AtomicU8::new(Fault::None as u8),
+            cut_after: AtomicU64::new(u64::MAX),
+            total: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+            requests: Mutex::new(Vec::new()),
+        });
+        let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    let _ = handle(client, upstream, shared).await;
+                    let _ = handle(client, upstream, &shared).await;
                 });
             }
         });
-        Self {
-            addr,
-            fault,
-            cut_after,
-            total,
-            injected,
-            requests,
-            task,
-        }
+        Self { addr, state, task }
     }
 
     pub fn url(&self) -> String {
@@ -84,9 +76,26 @@ impl FaultProxy {
     }
 
     pub fn set(&self, fault: Fault, cut_after_bytes: u64) {
-        self.cut_after.store(cut_after_bytes, Ordering::SeqCst);
-        self.total.store(0, Ordering::SeqCst);
-        self.fault.store(fault as u8, Ordering::SeqCst);
+        self.state
+            .cut_after
+            .store(cut_after_bytes, Ordering::SeqCst);
+        self.state.total.store(0, Ordering::SeqCst);
+        self.state.fault.store(fault as u8, Ordering::SeqCst);
+    }
+
+    /// Connections cut, stalled or refused so far.
+    pub fn injected(&self) -> u64 {
+        self.state.injected.load(Ordering::SeqCst)
+    }
+
+    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order, so
+    /// tests can count how often each request was (re-)sent.
+    pub fn requests(&self) -> Vec<String> {
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -96,28 +105,14 @@ impl Drop for FaultProxy {
     }
 }
 
-/// The proxy's settings and counters, shared by every connection.
-#[derive(Clone)]
-struct Shared {
-    fault: Arc<AtomicU8>,
-    cut_after: Arc<AtomicU64>,
-    total: Arc<AtomicU64>,
-    injected: Arc<AtomicU64>,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-async fn handle(
-    mut client: TcpStream,
-    upstream: SocketAddr,
-    shared: Shared,
-) -> std::io::Result<()> {
-    let Shared {
+async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> std::io::Result<()> {
+    let State {
         fault,
         cut_after,
         total,
         injected,
         requests,
-    } = shared;
+    } = state;
     if fault.load(Ordering::SeqCst) == Fault::Refuse as u8 {
         injected.fetch_add(1, Ordering::SeqCst);
         return Ok(());
@@ -158,7 +153,7 @@ async fn handle(
                 u64::MAX
             };
             let allowed = limit.saturating_sub(before).min(n as u64) as usize;
-            record_request_lines(&mut carry, &buf[..allowed], &requests);
+            record_request_lines(&mut carry, &buf[..allowed], requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
             if allowed < n {

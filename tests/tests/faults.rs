@@ -105,7 +105,7 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
     );
     assert_eq!(v.outbox_size().expect("outbox").0, 0);
     assert_eq!(v.photo_transfers_pending().expect("pending"), (0, 0));
-    let injected = proxy.injected.load(std::sync::atomic::Ordering::SeqCst);
+    let injected = proxy.injected();
     println!(
         "upload completed in {:.1} s: {failures} failed passes, {injected} connections cut/stalled/refused, 1 relay restart",
         started.elapsed().as_secs_f64()
@@ -113,7 +113,7 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
 
     // Each interruption re-sent at most one chunk: count chunk PUTs per chunk.
     let mut attempts: BTreeMap<String, usize> = BTreeMap::new();
-    for line in proxy.requests.lock().expect("requests").iter() {
+    for line in proxy.requests().iter() {
         if line.starts_with("PUT ") && line.contains("/chunks/") {
             let path = line.split('?').next().unwrap_or(line).to_string();
             *attempts.entry(path).or_default() += 1;

@@ -58,15 +58,6 @@ fn visit_order(n: usize) -> Vec<usize> {
     order
 }
 
-fn cpu_seconds() -> f64 {
-    let (user, system) = cpu_split();
-    user + system
-}
-
-fn user_seconds() -> f64 {
-    cpu_split().0
-}
-
 /// (user, system) CPU seconds of this process so far.
 fn cpu_split() -> (f64, f64) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -200,10 +191,11 @@ impl Store for VaultStore {
 
 /// CPU (total, user) and wall time of `f`.
 fn measured(f: impl FnOnce()) -> (f64, f64, f64) {
-    let (cpu0, user0, start) = (cpu_seconds(), user_seconds(), Instant::now());
+    let ((user0, sys0), start) = (cpu_split(), Instant::now());
     f();
     let wall = start.elapsed().as_secs_f64();
-    (cpu_seconds() - cpu0, user_seconds() - user0, wall)
+    let (user1, sys1) = cpu_split();
+    (user1 + sys1 - user0 - sys0, user1 - user0, wall)
 }
 
 /// All four phases on one store, in this process (a child of the bench).
@@ -234,11 +226,11 @@ fn run_child(store: &mut dyn Store) -> Timings {
 /// (the order of the pair alternating too), so that both see the same
 /// moments of a noisy shared machine. Returns CPU (total, user) per phase,
 /// for plain and for the vault.
-fn run_interleaved(scattered: bool) -> [[[f64; 2]; 2]; 3] {
+fn run_interleaved() -> [[[f64; 2]; 2]; 3] {
     const BLOCK: usize = 100;
     let n = docs();
     let mut stores: [Box<dyn Store>; 2] = [
-        Box::new(PlainStore::new(scattered)),
+        Box::new(PlainStore::new(false)),
         Box::new(VaultStore::new()),
     ];
     let mut spent = [[[0.0; 2]; 2]; 3];
@@ -549,7 +541,7 @@ fn child_result<T: serde::de::DeserializeOwned>(args: &[&str]) -> T {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--interleaved") {
-        let spent = run_interleaved(false);
+        let spent = run_interleaved();
         println!("RESULT {}", serde_json::to_string(&spent).expect("json"));
         return;
     }
@@ -584,7 +576,7 @@ fn main() {
         vault.push(child("vault"));
         eprintln!("round {} done", round + 1);
     }
-    let pick = |v: &[Timings], f: fn(&Timings) -> f64| median(v.iter().map(f).collect());
+    let pick = |v: &[Timings], f: &dyn Fn(&Timings) -> f64| median(v.iter().map(f).collect());
     println!("| operation | plain rusqlite | sealed vault | ratio (wall) | plain CPU s | vault CPU s | ratio (CPU) | ratio (user CPU) | goal |");
     println!("|---|---|---|---|---|---|---|---|---|");
     type Row = (&'static str, fn(&Timings) -> f64, &'static str);
@@ -595,11 +587,9 @@ fn main() {
         ("list 10k headers (ms)", |t| t.list_s * 1000.0, "≤ 2×"),
     ];
     for (i, (name, f, goal)) in rows.into_iter().enumerate() {
-        let (p, v) = (pick(&plain, f), pick(&vault, f));
-        let cp = median(plain.iter().map(|t| t.cpu[i]).collect());
-        let cv = median(vault.iter().map(|t| t.cpu[i]).collect());
-        let up = median(plain.iter().map(|t| t.user[i]).collect());
-        let uv = median(vault.iter().map(|t| t.user[i]).collect());
+        let (p, v) = (pick(&plain, &f), pick(&vault, &f));
+        let (cp, cv) = (pick(&plain, &|t| t.cpu[i]), pick(&vault, &|t| t.cpu[i]));
+        let (up, uv) = (pick(&plain, &|t| t.user[i]), pick(&vault, &|t| t.user[i]));
         println!(
             "| {name} | {p:.3} | {v:.3} | {:.2}× | {cp:.3} | {cv:.3} | {:.2}× | {:.2}× | {goal} |",
             v / p,
@@ -608,16 +598,16 @@ fn main() {
         );
     }
     let (p, v) = (
-        pick(&plain, |t| t.peak_rss_mib),
-        pick(&vault, |t| t.peak_rss_mib),
+        pick(&plain, &|t| t.peak_rss_mib),
+        pick(&vault, &|t| t.peak_rss_mib),
     );
     println!(
         "| peak RSS (MiB) | {p:.1} | {v:.1} | {:.2}× | | | | | report |",
         v / p
     );
     let (p, v) = (
-        pick(&plain, |t| t.db_bytes as f64 / 1e6),
-        pick(&vault, |t| t.db_bytes as f64 / 1e6),
+        pick(&plain, &|t| t.db_bytes as f64 / 1e6),
+        pick(&vault, &|t| t.db_bytes as f64 / 1e6),
     );
     println!(
         "| files on disk (MB) | {p:.1} | {v:.1} | {:.2}× | | | | | report |",
@@ -628,11 +618,12 @@ fn main() {
         println!("| operation | plain, hashed keys | vault/that (CPU) | vault/that (user CPU) | plain UUIDv7 keys/that (CPU) |");
         println!("|---|---|---|---|---|");
         for (i, name) in ["create", "edit", "read"].into_iter().enumerate() {
-            let cs = median(scattered.iter().map(|t| t.cpu[i]).collect());
-            let us = median(scattered.iter().map(|t| t.user[i]).collect());
-            let cv = median(vault.iter().map(|t| t.cpu[i]).collect());
-            let uv = median(vault.iter().map(|t| t.user[i]).collect());
-            let cp = median(plain.iter().map(|t| t.cpu[i]).collect());
+            let (cs, us) = (
+                pick(&scattered, &|t| t.cpu[i]),
+                pick(&scattered, &|t| t.user[i]),
+            );
+            let (cv, uv) = (pick(&vault, &|t| t.cpu[i]), pick(&vault, &|t| t.user[i]));
+            let cp = pick(&plain, &|t| t.cpu[i]);
             println!(
                 "| {name} | {cs:.3} s CPU | {:.2}× | {:.2}× | {:.2}× |",
                 cv / cs,
@@ -649,7 +640,10 @@ fn main() {
         interleaved.push(child_result(&["--interleaved"]));
         eprintln!("interleaved round {} done", round + 1);
     }
-    println!("\nInterleaved in one process (turns of 100 operations), medians of {rounds} runs:");
+    println!(
+        "\nInterleaved in one process ({} documents, turns of 100 operations), medians of {rounds} runs:",
+        docs()
+    );
     println!("| operation | plain CPU s | vault CPU s | ratio (CPU) | ratio (user CPU) | goal |");
     println!("|---|---|---|---|---|---|");
     for (phase, name) in ["create", "edit", "read"].into_iter().enumerate() {
@@ -657,7 +651,7 @@ fn main() {
             median(interleaved.iter().map(|r| r[phase][side][part]).collect())
         };
         println!(
-            "| {name} 10k | {:.3} | {:.3} | {:.2}× | {:.2}× | ≤ 1.10× |",
+            "| {name} | {:.3} | {:.3} | {:.2}× | {:.2}× | ≤ 1.10× |",
             m(0, 0),
             m(1, 0),
             m(1, 0) / m(0, 0),

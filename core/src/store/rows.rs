@@ -80,25 +80,59 @@ pub fn for_each_document(conn: &Connection, mut f: impl FnMut(&[u8], &[u8], &[u8
     Ok(())
 }
 
-pub fn insert_change(conn: &Connection, doc: &RowId, seq: u64, sealed: &[u8]) -> Result<()> {
+/// Appends a change row; returns its SQLite row id, which the document's
+/// sealed header lists so a load needs no index on `doc`.
+pub fn insert_change(conn: &Connection, doc: &RowId, seq: u64, sealed: &[u8]) -> Result<i64> {
     conn.prepare_cached("INSERT INTO changes (doc, seq, sealed) VALUES (?1, ?2, ?3)")?
         .execute(params![&doc[..], seq as i64, sealed])?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
-/// Changes after `after_seq`, in sequence order.
+/// One change row by its row id, if it exists and belongs to `doc`:
+/// `(seq, sealed)`.
+pub fn change_at(conn: &Connection, doc: &RowId, rowid: i64) -> Result<Option<(u64, Vec<u8>)>> {
+    Ok(conn
+        .prepare_cached("SELECT seq, sealed FROM changes WHERE rowid = ?1 AND doc = ?2")?
+        .query_row(params![rowid, &doc[..]], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// Changes after `after_seq`, in sequence order, found by `doc`:
+/// `(rowid, seq, sealed)`. For headers written before schema 3, whose files
+/// still have the `(doc, seq)` index; on a newer file this scans the table.
 pub fn changes_after(
     conn: &Connection,
     doc: &RowId,
     after_seq: u64,
-) -> Result<Vec<(u64, Vec<u8>)>> {
+) -> Result<Vec<(i64, u64, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, sealed FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
+        "SELECT rowid, seq, sealed FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![&doc[..], after_seq as i64], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Deletes change rows of `doc`: the listed ones (a row id of another
+/// document is left alone), or with `None` (an older header that lists none)
+/// every one, found by `doc`.
+pub fn delete_changes(conn: &Connection, doc: &RowId, listed: Option<&[i64]>) -> Result<()> {
+    match listed {
+        Some(rowids) => {
+            let mut stmt =
+                conn.prepare_cached("DELETE FROM changes WHERE rowid = ?1 AND doc = ?2")?;
+            for rowid in rowids {
+                stmt.execute(params![rowid, &doc[..]])?;
+            }
+        }
+        None => {
+            conn.execute("DELETE FROM changes WHERE doc = ?1", [&doc[..]])?;
+        }
+    }
+    Ok(())
 }
 
 pub fn get_snapshot(conn: &Connection, doc: &RowId) -> Result<Option<(u64, Vec<u8>)>> {
@@ -108,16 +142,21 @@ pub fn get_snapshot(conn: &Connection, doc: &RowId) -> Result<Option<(u64, Vec<u
         .optional()?)
 }
 
-/// Replaces the snapshot and drops the changes it covers.
-pub fn put_snapshot(conn: &Connection, doc: &RowId, upto_seq: u64, sealed: &[u8]) -> Result<()> {
+/// Replaces the snapshot and drops the change rows it covers (`covered`, as
+/// for [`delete_changes`]): a snapshot always covers every change so far.
+pub fn put_snapshot(
+    conn: &Connection,
+    doc: &RowId,
+    upto_seq: u64,
+    sealed: &[u8],
+    covered: Option<&[i64]>,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO snapshots (doc, upto_seq, sealed) VALUES (?1, ?2, ?3)
          ON CONFLICT(doc) DO UPDATE SET upto_seq = excluded.upto_seq, sealed = excluded.sealed",
     )?
     .execute(params![&doc[..], upto_seq as i64, sealed])?;
-    conn.prepare_cached("DELETE FROM changes WHERE doc = ?1 AND seq <= ?2")?
-        .execute(params![&doc[..], upto_seq as i64])?;
-    Ok(())
+    delete_changes(conn, doc, covered)
 }
 
 pub fn get_secret(
@@ -220,7 +259,13 @@ pub fn is_purged(conn: &Connection, doc: &RowId) -> Result<bool> {
 }
 
 /// Removes every row of a document, its key (in `documents`) first.
-pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
+/// `change_rows` are its change rows as its header lists them; `None` (an
+/// older header) finds them by `doc`.
+pub fn delete_document(
+    conn: &Connection,
+    doc: &RowId,
+    change_rows: Option<&[i64]>,
+) -> Result<bool> {
     let existed = conn.execute("DELETE FROM documents WHERE doc = ?1", [&doc[..]])? > 0;
     for sql in [
         "DELETE FROM secrets WHERE doc = ?1",
@@ -228,9 +273,9 @@ pub fn delete_document(conn: &Connection, doc: &RowId) -> Result<bool> {
         "DELETE FROM outbox WHERE doc = ?1",
         "DELETE FROM photo_transfers WHERE doc = ?1",
         "DELETE FROM snapshots WHERE doc = ?1",
-        "DELETE FROM changes WHERE doc = ?1",
     ] {
         conn.execute(sql, [&doc[..]])?;
     }
+    delete_changes(conn, doc, change_rows)?;
     Ok(existed)
 }

@@ -1,5 +1,9 @@
-//! The database schema. Version 2 (version 1 lacked the `audit` table;
-//! [`migrate`] adds it).
+//! The database schema. Version 3 (version 1 lacked the `audit` table;
+//! [`migrate`] adds it. Version 2 files keep a `(doc, seq)` index on
+//! `changes` that version 3 no longer creates: documents written since list
+//! their change rows in their sealed header, so the index on keyed-hash
+//! values, which every write dirtied at a random place, is not needed
+//! (ADR 0008). An older file keeps working with its index.)
 //!
 //! Row ids (`doc`, `name`) are HMAC-SHA256 keyed hashes; `sealed`/`wrapped`
 //! columns are AES-256-GCM blobs. The only plaintext integers are sequence
@@ -8,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `application_id` in the SQLite header: "FVLT". Lets `open` recognise a vault
 /// before touching any key.
@@ -27,8 +31,7 @@ CREATE TABLE documents (
 CREATE TABLE changes (
     doc    BLOB NOT NULL,
     seq    INTEGER NOT NULL,
-    sealed BLOB NOT NULL,
-    PRIMARY KEY (doc, seq)
+    sealed BLOB NOT NULL
 );
 CREATE TABLE snapshots (
     doc      BLOB PRIMARY KEY,
@@ -99,6 +102,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     if version < 2 {
         tx.execute_batch(V2_AUDIT)?;
     }
+    // Version 3 changes nothing in an existing file: its `(doc, seq)` index
+    // stays, and headers written before find their change rows through it.
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())

@@ -72,6 +72,7 @@ fn new_header(envelope: &Envelope, title: String) -> Header {
         head_seq: 0,
         snapshot_seq: 0,
         acknowledged_at: None,
+        change_rows: Some(Vec::new()),
     };
     refresh_header(&mut header, envelope, title);
     header
@@ -524,11 +525,11 @@ impl Vault {
 
     /// [`Self::delete`], audited as `action` (deleted by a user, or purged).
     pub(crate) fn delete_as(&self, id: &DocumentId, action: AuditAction) -> Result<()> {
-        let kind = self.summary(id)?.kind;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let row = sealed_doc::row_id(&self.keys, id);
-        if !rows::delete_document(&tx, &row)? {
+        let (row, _, header) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, id)?;
+        let kind = header.kind;
+        if !rows::delete_document(&tx, &row, header.change_rows.as_deref())? {
             return Err(Error::NotFound(*id));
         }
         rows::mark_purged(&tx, &row)?;

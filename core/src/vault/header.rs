@@ -25,6 +25,12 @@ pub(crate) struct Header {
     pub snapshot_seq: u64,
     /// When the relay acknowledged the document (local only, never synced).
     pub acknowledged_at: Option<Timestamp>,
+    /// SQLite row ids of the change rows after the snapshot, in sequence
+    /// order: how a load finds them without an index on the keyed-hash `doc`
+    /// column (schema 3; see ADR 0008). `None` in headers written before:
+    /// those rows are found by `doc`, through the index older files have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_rows: Option<Vec<i64>>,
 }
 
 impl Header {

@@ -200,22 +200,10 @@ pub(crate) fn load(
         None if header.snapshot_seq == 0 => {}
         None => return Err(corrupted(id, "snapshot")),
     }
-    let mut expected = header.snapshot_seq + 1;
-    for (seq, sealed) in rows::changes_after(conn, &row, header.snapshot_seq)? {
-        if seq != expected {
-            return Err(corrupted(id, "change history"));
-        }
-        let plain = zeroize::Zeroizing::new(
-            key.sealer()
-                .open_owned(aad(T_CHANGES, &row, seq), sealed)
-                .ok_or_else(|| corrupted(id, "change history"))?,
-        );
-        all.extend_from_slice(&plain);
-        expected += 1;
-    }
-    if expected != header.head_seq + 1 {
-        return Err(corrupted(id, "change history"));
-    }
+    let mut header = header;
+    let change_rows = load_changes(conn, &key, &row, &header, &mut all)
+        .map_err(|e| e.unwrap_or_else(|| corrupted(id, "change history")))?;
+    header.change_rows = Some(change_rows);
     let mut doc = if all.is_empty() {
         AutoCommit::new()
     } else {
@@ -230,6 +218,51 @@ pub(crate) fn load(
         doc,
         stored_heads,
     })
+}
+
+/// Opens the change rows after the header's snapshot into `all`, in sequence
+/// order, and returns their row ids. Exactly `snapshot_seq + 1 ..= head_seq`
+/// must be there: a missing, extra, moved or rolled-back row is corruption
+/// (`Err(None)`); `Err(Some(_))` is a storage error.
+fn load_changes(
+    conn: &Connection,
+    key: &DocKey,
+    row: &RowId,
+    header: &Header,
+    all: &mut Vec<u8>,
+) -> std::result::Result<Vec<i64>, Option<Error>> {
+    let found = match &header.change_rows {
+        Some(listed) => {
+            let mut found = Vec::with_capacity(listed.len());
+            for &rowid in listed {
+                let (seq, sealed) = rows::change_at(conn, row, rowid)
+                    .map_err(Some)?
+                    .ok_or(None)?;
+                found.push((rowid, seq, sealed));
+            }
+            found
+        }
+        None => rows::changes_after(conn, row, header.snapshot_seq).map_err(Some)?,
+    };
+    let mut expected = header.snapshot_seq + 1;
+    let mut rowids = Vec::with_capacity(found.len());
+    for (rowid, seq, sealed) in found {
+        if seq != expected {
+            return Err(None);
+        }
+        let plain = zeroize::Zeroizing::new(
+            key.sealer()
+                .open_owned(aad(T_CHANGES, row, seq), sealed)
+                .ok_or(None)?,
+        );
+        all.extend_from_slice(&plain);
+        rowids.push(rowid);
+        expected += 1;
+    }
+    if expected != header.head_seq + 1 {
+        return Err(None);
+    }
+    Ok(rowids)
 }
 
 impl StoredDoc {
@@ -247,7 +280,10 @@ impl StoredDoc {
                 .key
                 .sealer()
                 .seal(aad(T_CHANGES, &self.row, seq), &bytes)?;
-            rows::insert_change(conn, &self.row, seq, &sealed)?;
+            let rowid = rows::insert_change(conn, &self.row, seq, &sealed)?;
+            if let Some(listed) = self.header.change_rows.as_mut() {
+                listed.push(rowid);
+            }
             if outbox {
                 self.enqueue(conn, &bytes)?;
                 // Changed since the relay last acknowledged it.
@@ -282,8 +318,10 @@ impl StoredDoc {
             .key
             .sealer()
             .seal(aad(T_SNAPSHOTS, &self.row, upto), &bytes)?;
-        rows::put_snapshot(conn, &self.row, upto, &sealed)?;
+        let covered = self.header.change_rows.take();
+        rows::put_snapshot(conn, &self.row, upto, &sealed, covered.as_deref())?;
         self.header.snapshot_seq = upto;
+        self.header.change_rows = Some(Vec::new());
         Ok(())
     }
 
@@ -302,5 +340,120 @@ impl StoredDoc {
             }
             None => rows::update_header(conn, &self.row, &sealed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BearSighting;
+    use crate::vault::Vault;
+    use crate::{sample_data, Argon2Params, PassphraseKeyProvider, VaultOptions};
+
+    fn change_rows_of(v: &Vault, id: &DocumentId) -> (RowId, Option<Vec<i64>>) {
+        let conn = v.lock();
+        let (row, _, header) = load_header(&conn, &v.keys, &v.key_cache, id).expect("header");
+        (row, header.change_rows)
+    }
+
+    fn count_changes(v: &Vault, row: &RowId) -> i64 {
+        v.lock()
+            .query_row(
+                "SELECT count(*) FROM changes WHERE doc = ?1",
+                [&row[..]],
+                |r| r.get(0),
+            )
+            .expect("count")
+    }
+
+    /// Rewrites a header the way schema 2 stored it: no list of change rows.
+    fn forget_change_rows(v: &Vault, id: &DocumentId) {
+        let conn = v.lock();
+        let (row, key, mut header) = load_header(&conn, &v.keys, &v.key_cache, id).expect("header");
+        header.change_rows = None;
+        let sealed = seal_header(&key, &row, &header).expect("seal");
+        rows::update_header(&conn, &row, &sealed).expect("write");
+    }
+
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
+        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-1")).expect("create");
+        (tmp, v)
+    }
+
+    fn bear(v: &Vault) -> DocumentId {
+        v.insert(sample_data::bear_sighting(
+            v.new_envelope::<BearSighting>("011002"),
+        ))
+        .expect("insert")
+    }
+
+    #[test]
+    fn headers_list_their_change_rows_and_schema_2_headers_still_load() {
+        let (_tmp, v) = vault();
+        let (id, other) = (bear(&v), bear(&v));
+        v.update::<BearSighting, _>(&id, |d| d.behaviour = "edit 1".into())
+            .expect("edit");
+        let (row, listed) = change_rows_of(&v, &id);
+        assert_eq!(listed.map(|l| l.len()), Some(2), "create + one edit");
+
+        // A file from before schema 3: the (doc, seq) index, headers without a list.
+        v.lock()
+            .execute_batch("CREATE INDEX legacy_changes ON changes (doc, seq)")
+            .expect("index");
+        forget_change_rows(&v, &id);
+        let before: BearSighting = v.get(&id).expect("a schema-2 header loads by doc");
+        assert_eq!(before.behaviour, "edit 1");
+        v.update::<BearSighting, _>(&id, |d| d.behaviour = "edit 2".into())
+            .expect("edit");
+        assert_eq!(
+            change_rows_of(&v, &id).1.map(|l| l.len()),
+            Some(3),
+            "the first write lists every row"
+        );
+
+        // Compacting and deleting a schema-2 header remove its rows by doc.
+        forget_change_rows(&v, &id);
+        v.compact(&id).expect("compact");
+        assert_eq!(count_changes(&v, &row), 0);
+        assert_eq!(change_rows_of(&v, &id).1, Some(vec![]));
+        v.update::<BearSighting, _>(&id, |d| d.behaviour = "edit 3".into())
+            .expect("edit");
+        assert_eq!(count_changes(&v, &row), 1);
+        forget_change_rows(&v, &id);
+        v.delete(&id).expect("delete");
+        assert_eq!(count_changes(&v, &row), 0);
+
+        // The listed path: delete removes exactly the listed rows.
+        let (other_row, _) = change_rows_of(&v, &other);
+        assert_eq!(count_changes(&v, &other_row), 1);
+        let kept = bear(&v);
+        v.delete(&other).expect("delete");
+        assert_eq!(count_changes(&v, &other_row), 0);
+        assert!(v.get::<BearSighting>(&kept).is_ok());
+    }
+
+    #[test]
+    fn a_listed_row_of_another_document_is_corruption() {
+        let (_tmp, v) = vault();
+        let (a, b) = (bear(&v), bear(&v));
+        let (_, b_rows) = change_rows_of(&v, &b);
+        let b_rows = b_rows.expect("listed");
+        {
+            // Point a's header at b's change row (a header edit only the key
+            // holder can make; here to show the row's `doc` and AAD are checked).
+            let conn = v.lock();
+            let (row, key, mut header) =
+                load_header(&conn, &v.keys, &v.key_cache, &a).expect("header");
+            header.change_rows = Some(b_rows);
+            let sealed = seal_header(&key, &row, &header).expect("seal");
+            rows::update_header(&conn, &row, &sealed).expect("write");
+        }
+        assert!(matches!(
+            v.get::<BearSighting>(&a),
+            Err(Error::Corrupted(_))
+        ));
+        assert!(v.get::<BearSighting>(&b).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 use automerge::{transaction::CommitOptions, AutoCommit, ROOT};
 use rusqlite::Connection;
 
+use super::field_reader::hydrate_fields;
 use super::header::{Header, ListFilter, Listing, HEADER_VERSION};
 use super::history::{self, ChangeNote, HistoryEntry};
 use super::sealed_doc::{self, StoredDoc};
@@ -14,8 +15,9 @@ use crate::model::{
 };
 use crate::store::{self, rows};
 
+/// Reads a typed document (one pass per object, see [`hydrate_fields`]).
 fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
-    autosurgeon::hydrate(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
+    hydrate_fields(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
 }
 
 pub(crate) fn hydrate_any(

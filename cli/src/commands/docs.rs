@@ -111,8 +111,7 @@ pub fn history(g: &Global, id: &str) -> CliResult<()> {
 
 pub fn audit(g: &Global) -> CliResult<()> {
     let vault = vault_access::open(g)?;
-    let entries = vault.audit_log()?;
-    let problems = vault.verify_audit_log()?;
+    let (entries, problems) = vault.audit_log_verified()?;
     if g.json {
         print_json(&json!({
             "entries": entries,

@@ -562,13 +562,12 @@ async fn field_day(root: &Path, n: &mut Narrator) -> CliResult<scan::ScanReport>
         ));
         exports.push(r);
     }
-    let audited = office
-        .vault
-        .audit_log()?
+    let (log, problems) = office.vault.audit_log_verified()?;
+    let audited = log
         .iter()
         .filter(|e| e.action == fieldvault::model::AuditAction::Exported)
         .count();
-    let intact = office.vault.verify_audit_log()?.is_empty();
+    let intact = problems.is_empty();
     n.say(format!(
         "{audited} export entries in the desktop's audit log (format and document, no values); chain intact = {intact}"
     ));

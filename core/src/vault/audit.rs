@@ -403,6 +403,13 @@ impl Vault {
     /// before, matches its hash, and the chain ends at the recorded head.
     /// Returns the problems found (empty: intact).
     pub fn verify_audit_log(&self) -> Result<Vec<AuditProblem>> {
+        Ok(self.audit_log_verified()?.1)
+    }
+
+    /// This device's audit log and the problems [`Self::verify_audit_log`]
+    /// finds in it, read once under one lock: the entries shown are the ones
+    /// verified (a write between two separate calls cannot slip in).
+    pub fn audit_log_verified(&self) -> Result<(Vec<AuditEntry>, Vec<AuditProblem>)> {
         self.flush_audit()?;
         let conn = self.lock();
         let (entries, mut problems) = self.read_audit_rows(&conn, 0)?;
@@ -420,7 +427,7 @@ impl Vault {
         }
         problems.sort_by_key(|p| p.seq);
         problems.dedup();
-        Ok(problems)
+        Ok((entries, problems))
     }
 
     /// Copies entries not yet published into this device's [`AuditLog`]

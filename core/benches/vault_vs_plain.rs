@@ -9,8 +9,8 @@
 //! (`updated_at`, `device_id`), the same minimal reconcile and one-pass
 //! hydrate (`reconcile_changes`, `hydrate_fields`) — and JSON headers in
 //! SQLite with the same pragmas (WAL, synchronous=FULL); the vault seals
-//! everything. So the ratio
-//! is the cost of sealing, keyed-hash row ids and key handling.
+//! everything. So the ratio is the cost of sealing, keyed-hash row ids and
+//! key handling.
 //! Each variant runs in its own child process so peak RSS is its own; the
 //! variants alternate for `ROUNDS` rounds and medians are reported. Edits and
 //! reads visit the documents in one shuffled order (same seed for both): an

@@ -174,7 +174,7 @@ pub(crate) fn load(
     cache: &KeyCache,
     id: &DocumentId,
 ) -> Result<StoredDoc> {
-    let (row, key, header) = load_header(conn, keys, cache, id)?;
+    let (row, key, mut header) = load_header(conn, keys, cache, id)?;
     // Only look for a snapshot when the header says there is one; a snapshot
     // row the header does not mention is ignored (and never trusted).
     let snapshot = if header.snapshot_seq > 0 {
@@ -200,10 +200,7 @@ pub(crate) fn load(
         None if header.snapshot_seq == 0 => {}
         None => return Err(corrupted(id, "snapshot")),
     }
-    let mut header = header;
-    let change_rows = load_changes(conn, &key, &row, &header, &mut all)
-        .map_err(|e| e.unwrap_or_else(|| corrupted(id, "change history")))?;
-    header.change_rows = Some(change_rows);
+    header.change_rows = Some(load_changes(conn, &key, &row, id, &header, &mut all)?);
     let mut doc = if all.is_empty() {
         AutoCommit::new()
     } else {
@@ -222,45 +219,44 @@ pub(crate) fn load(
 
 /// Opens the change rows after the header's snapshot into `all`, in sequence
 /// order, and returns their row ids. Exactly `snapshot_seq + 1 ..= head_seq`
-/// must be there: a missing, extra, moved or rolled-back row is corruption
-/// (`Err(None)`); `Err(Some(_))` is a storage error.
+/// must be there: a missing, extra, moved or rolled-back row is `Corrupted`.
 fn load_changes(
     conn: &Connection,
     key: &DocKey,
     row: &RowId,
+    id: &DocumentId,
     header: &Header,
     all: &mut Vec<u8>,
-) -> std::result::Result<Vec<i64>, Option<Error>> {
+) -> Result<Vec<i64>> {
+    let broken = || corrupted(id, "change history");
     let found = match &header.change_rows {
         Some(listed) => {
             let mut found = Vec::with_capacity(listed.len());
             for &rowid in listed {
-                let (seq, sealed) = rows::change_at(conn, row, rowid)
-                    .map_err(Some)?
-                    .ok_or(None)?;
+                let (seq, sealed) = rows::change_at(conn, row, rowid)?.ok_or_else(broken)?;
                 found.push((rowid, seq, sealed));
             }
             found
         }
-        None => rows::changes_after(conn, row, header.snapshot_seq).map_err(Some)?,
+        None => rows::changes_after(conn, row, header.snapshot_seq)?,
     };
     let mut expected = header.snapshot_seq + 1;
     let mut rowids = Vec::with_capacity(found.len());
     for (rowid, seq, sealed) in found {
         if seq != expected {
-            return Err(None);
+            return Err(broken());
         }
         let plain = zeroize::Zeroizing::new(
             key.sealer()
                 .open_owned(aad(T_CHANGES, row, seq), sealed)
-                .ok_or(None)?,
+                .ok_or_else(broken)?,
         );
         all.extend_from_slice(&plain);
         rowids.push(rowid);
         expected += 1;
     }
     if expected != header.head_seq + 1 {
-        return Err(None);
+        return Err(broken());
     }
     Ok(rowids)
 }

@@ -159,6 +159,7 @@ pub fn router(state: App, request_timeout: Duration) -> Router {
             &format!("{ws}/blobs/{{blob_id}}"),
             get(routes::blobs::status),
         )
+        .route(&format!("{ws}/blob-status"), post(routes::blobs::statuses))
         .route(
             &format!("{ws}/blobs/{{blob_id}}/chunks/{{index}}"),
             put(routes::blobs::put_chunk).get(routes::blobs::get_chunk),

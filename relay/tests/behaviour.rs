@@ -183,6 +183,15 @@ fn happy_path(kind: Kind) {
             present: vec![0, 2]
         }
     );
+    // The same in one request for several blobs: in order, null for none.
+    let unknown = random::<32>().to_vec();
+    let many: wire::BlobStatuses = member
+        .blob_statuses(&[unknown.clone(), blob.clone(), unknown])
+        .expect(200, None)
+        .json();
+    assert_eq!(many.statuses, vec![None, Some(st.clone()), None]);
+    let none: wire::BlobStatuses = member.blob_statuses(&[]).expect(200, None).json();
+    assert!(none.statuses.is_empty());
     let first_missing = (0..st.count)
         .find(|i| !st.present.contains(i))
         .expect("one missing");
@@ -493,6 +502,26 @@ fn bad_input_stores_nothing(kind: Kind) {
         .expect(400, None);
     member.blob_status(&blob).expect(404, None);
     unchanged("chunk parameters");
+
+    // Batched blob status: too many ids → 413, a short id or a malformed
+    // body → 400, an unknown workspace → 404.
+    let too_many = vec![random::<32>().to_vec(); wire::MAX_BLOB_STATUS_IDS + 1];
+    member
+        .blob_statuses(&too_many)
+        .expect(413, Some("payload_too_large"));
+    member
+        .blob_statuses(&[blob.clone(), vec![1, 2, 3]])
+        .expect(400, Some("bad_request"));
+    member
+        .request("POST", "/blob-status", b"{\"blob_ids\": [\"!!\"]}".to_vec())
+        .expect(400, Some("bad_request"));
+    member
+        .request("POST", "/blob-status", b"[]".to_vec())
+        .expect(400, Some("bad_request"));
+    Device::new(&relay.url, &uuid::Uuid::new_v4().to_string())
+        .blob_statuses(std::slice::from_ref(&blob))
+        .expect(404, Some("not_found"));
+    unchanged("batched blob status");
 
     // Unknown routes and methods: JSON errors too.
     raw("GET", &format!("{}/v2/nothing", relay.url), Vec::new()).expect(404, Some("not_found"));

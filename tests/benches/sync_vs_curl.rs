@@ -4,6 +4,10 @@
 //! same number of bytes over HTTP/1.1 on loopback to a minimal sink server
 //! in this process. Prints times and ratios (goal ≤ 1.2×).
 //!
+//! A second round puts devices and curl behind a proxy that delays each
+//! direction by `FV_LATENCY_MS` (default 20 ms, i.e. a 40 ms round trip like
+//! a good mobile link; 0 skips it), which shows what round trips cost.
+//!
 //! Run: `cargo bench -p fieldvault-integration --bench sync_vs_curl`
 //! (needs the shared corpus and `curl`; builds the release relay on demand).
 //! Each pass also reports the CPU time of this process (both devices) and of
@@ -14,6 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fieldvault::PhotoVariant;
+use fieldvault_integration::latency::LatencyProxy;
 use fieldvault_integration::{found_workspace, keep_all, pair_device, Device, RelayProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -141,11 +146,12 @@ async fn timed<T>(relay_pid: u32, f: impl std::future::Future<Output = T>) -> (T
     (out, spent)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// One measured round: sync over `link` (loopback, or behind a latency
+/// proxy) and curl over the same kind of link, side by side.
+async fn run(sink: std::net::SocketAddr, one_way: Option<Duration>) {
     let root = tempfile::tempdir().expect("tempdir");
     let relay = RelayProcess::sqlite(root.path());
-    let office = found_workspace(Device::with_options(
+    let mut office = found_workspace(Device::with_options(
         root.path(),
         "office",
         &relay.url,
@@ -153,7 +159,7 @@ async fn main() {
     ))
     .await;
     let field = Device::with_options(root.path(), "field", &relay.url, keep_all("field"));
-    let field = pair_device(&office, field).await;
+    let mut field = pair_device(&office, field).await;
 
     // Offline work on the field device (not timed).
     let photo_files = fieldvault_integration::recurser_photos();
@@ -184,34 +190,51 @@ async fn main() {
         bytes as f64 / 1e6
     );
 
-    let addr = sink().await;
+    // Behind a latency proxy, both the devices and curl go through one.
+    let (relay_proxy, sink_proxy) = match one_way {
+        Some(d) => (
+            Some(LatencyProxy::start(relay.addr(), d).await),
+            Some(LatencyProxy::start(sink, d).await),
+        ),
+        None => (None, None),
+    };
+    if let Some(p) = &relay_proxy {
+        field.use_relay(&p.url());
+        office.use_relay(&p.url());
+    }
+    let sink_url = sink_proxy
+        .as_ref()
+        .map_or_else(|| format!("http://{sink}"), LatencyProxy::url);
     let mut file = tempfile::NamedTempFile::new().expect("file");
     file.write_all(&vec![0x5au8; bytes]).expect("write");
     let path = file.path().to_string_lossy().into_owned();
-    let url = format!("http://{addr}/upload");
-    let get = format!("http://{addr}/{bytes}");
+    let url = format!("{sink_url}/upload");
+    let get = format!("{sink_url}/{bytes}");
     // Warm-up.
     curl(&["--data-binary", &format!("@{path}"), &url]);
 
     // FV_PERF=FILE: profile this process during the two timed passes.
-    let perf = std::env::var("FV_PERF").ok().map(|out| {
-        let child = std::process::Command::new("perf")
-            .args([
-                "record",
-                "-F",
-                "999",
-                "--call-graph",
-                "dwarf,16384",
-                "-o",
-                &out,
-                "-p",
-            ])
-            .arg(std::process::id().to_string())
-            .spawn()
-            .expect("perf");
-        std::thread::sleep(Duration::from_millis(500));
-        child
-    });
+    let perf = std::env::var("FV_PERF")
+        .ok()
+        .filter(|_| one_way.is_none())
+        .map(|out| {
+            let child = std::process::Command::new("perf")
+                .args([
+                    "record",
+                    "-F",
+                    "999",
+                    "--call-graph",
+                    "dwarf,16384",
+                    "-o",
+                    &out,
+                    "-p",
+                ])
+                .arg(std::process::id().to_string())
+                .spawn()
+                .expect("perf");
+            std::thread::sleep(Duration::from_millis(500));
+            child
+        });
     let (pushed, push_spent) = timed(relay.pid(), field.sync()).await;
     let (pulled, pull_spent) = timed(relay.pid(), office.sync()).await;
     let (push, pull) = (push_spent.wall, pull_spent.wall);
@@ -223,6 +246,7 @@ async fn main() {
     }
     // The office also pulls the field device's audit log and report.
     assert!(pulled.pulled >= DOCS, "everything arrived: {pulled:?}");
+    assert_eq!(pulled.photos_downloaded, PHOTOS * 2, "{pulled:?}");
     assert_eq!(
         office
             .vault
@@ -257,4 +281,23 @@ async fn main() {
         "end to end (push + pull) vs curl up + down: {:.2}x",
         (push + pull).as_secs_f64() / (up + down).as_secs_f64()
     );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sink = sink().await;
+    println!("== loopback (HTTP/1.1 on 127.0.0.1) ==");
+    run(sink, None).await;
+    // FV_LATENCY_MS=0 skips the second round.
+    let one_way_ms: u64 = std::env::var("FV_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    if one_way_ms > 0 {
+        println!(
+            "== behind a latency proxy: {one_way_ms} ms each way ({} ms round trip) ==",
+            2 * one_way_ms
+        );
+        run(sink, Some(Duration::from_millis(one_way_ms))).await;
+    }
 }

@@ -28,6 +28,10 @@ pub enum Fault {
     /// byte. Unlike `CutAfter`, the outcome does not depend on whether the
     /// client's pool reuses a connection or opens a new one.
     CutTotalAfter = 4,
+    /// Forward everything, but rename the batched `blob-status` route on
+    /// the way (same length), so the relay answers "no such route" as one
+    /// that predates it would.
+    OldRelay = 5,
 }
 
 pub struct FaultProxy {
@@ -44,7 +48,7 @@ struct State {
     total: AtomicU64,
     /// Connections cut or refused so far.
     injected: AtomicU64,
-    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order.
+    /// Request lines (`PUT /v1/...`, `GET`, `POST`) forwarded to the relay, in order.
     requests: Mutex<Vec<String>>,
 }
 
@@ -88,8 +92,8 @@ impl FaultProxy {
         self.state.injected.load(Ordering::SeqCst)
     }
 
-    /// Request lines (`PUT /v1/...`) forwarded to the relay, in order, so
-    /// tests can count how often each request was (re-)sent.
+    /// Request lines (`PUT /v1/...`, `GET`, `POST`) forwarded to the relay,
+    /// in order, so tests can count how often each request was (re-)sent.
     pub fn requests(&self) -> Vec<String> {
         self.state
             .requests
@@ -153,6 +157,13 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
                 u64::MAX
             };
             let allowed = limit.saturating_sub(before).min(n as u64) as usize;
+            if mode == Fault::OldRelay as u8 {
+                rename_route(
+                    &mut buf[..allowed],
+                    b"/blob-status HTTP/1.1",
+                    b"/blob-statux HTTP/1.1",
+                );
+            }
             record_request_lines(&mut carry, &buf[..allowed], requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
@@ -180,7 +191,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
     Ok(())
 }
 
-/// Appends every complete `PUT /v1/... HTTP/1.1` request line that ends in
+/// Appends every complete `PUT`, `GET` or `POST /v1/... HTTP/1.1` request line that ends in
 /// `data` to `requests` (uploads are what the fault tests count). `carry`
 /// keeps the tail of earlier data so a line split across reads is still
 /// seen, once. Bodies are ciphertext, so a false match is practically
@@ -189,22 +200,35 @@ fn record_request_lines(carry: &mut Vec<u8>, data: &[u8], requests: &Mutex<Vec<S
     let old_len = carry.len();
     carry.extend_from_slice(data);
     let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(pos) = find(&carry[from..], b"PUT /v1/") {
-        let start = from + pos;
-        match find(&carry[start..], b" HTTP/1.1\r\n") {
-            Some(end) if start + end + 11 > old_len => {
-                found.push(String::from_utf8_lossy(&carry[start..start + end]).into_owned());
+    for method in [&b"PUT /v1/"[..], b"GET /v1/", b"POST /v1/"] {
+        let mut from = 0;
+        while let Some(pos) = find(&carry[from..], method) {
+            let start = from + pos;
+            match find(&carry[start..], b" HTTP/1.1\r\n") {
+                Some(end) if start + end + 11 > old_len => {
+                    let line = String::from_utf8_lossy(&carry[start..start + end]).into_owned();
+                    found.push((start, line));
+                }
+                _ => {}
             }
-            _ => {}
+            from = start + 1;
         }
-        from = start + 1;
     }
+    found.sort();
     if let Ok(mut r) = requests.lock() {
-        r.extend(found);
+        r.extend(found.into_iter().map(|(_, line)| line));
     }
     let keep = carry.len().saturating_sub(512);
     carry.drain(..keep);
+}
+
+/// Replaces every `from` in `data` by `to` (of the same length).
+fn rename_route(data: &mut [u8], from: &[u8], to: &[u8]) {
+    let mut at = 0;
+    while let Some(pos) = find(&data[at..], from) {
+        data[at + pos..at + pos + to.len()].copy_from_slice(to);
+        at += pos + to.len();
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -114,3 +114,58 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
         (0, 0)
     );
 }
+
+/// A relay older than the batched `blob-status` route answers it with "no
+/// such route": devices fall back to asking blob by blob, and photos still
+/// travel both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_sync_through_a_relay_without_batched_status() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (mut admin, mut members) = workspace(root.path(), &relay.url, &["forest"]).await;
+    let forest = &mut members[0];
+    let proxy = FaultProxy::start(relay.addr()).await;
+    proxy.set(Fault::OldRelay, u64::MAX);
+    forest.use_relay(&proxy.url());
+    admin.use_relay(&proxy.url());
+
+    let bear = forest
+        .vault
+        .insert(s::bear_sighting(
+            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("bear");
+    let original = &fieldvault_integration::recurser_photos()[0];
+    let photo = forest
+        .vault
+        .ingest_photo(&bear, original, None)
+        .expect("ingest");
+    let up = forest.sync().await;
+    assert_eq!(up.photos_uploaded, 2, "{up:?}");
+    let down = admin.sync().await;
+    assert_eq!(down.photos_downloaded, 2, "{down:?}");
+    for variant in [PhotoVariant::Display, PhotoVariant::Thumbnail] {
+        assert_eq!(
+            admin.vault.photo(&bear, &photo.id, variant).expect("photo"),
+            forest
+                .vault
+                .photo(&bear, &photo.id, variant)
+                .expect("photo"),
+        );
+    }
+
+    let requests = proxy.requests();
+    let batched = requests
+        .iter()
+        .filter(|l| l.starts_with("POST ") && l.ends_with("/blob-statux"))
+        .count();
+    let one_by_one = requests
+        .iter()
+        .filter(|l| l.starts_with("GET ") && l.contains("/blobs/") && !l.contains("/chunks/"))
+        .count();
+    assert_eq!(batched, 2, "one batched try per direction: {requests:?}");
+    assert_eq!(
+        one_by_one, 4,
+        "then one status per photo variant: {requests:?}"
+    );
+}

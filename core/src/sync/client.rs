@@ -273,7 +273,43 @@ impl RelayClient {
             .map(|_| ())
     }
 
-    /// Which chunks of a blob the relay holds; `None` if none.
+    /// Which chunks of each blob the relay holds (`None`: none), in order:
+    /// one request per [`wire::MAX_BLOB_STATUS_IDS`] blobs. A relay that
+    /// predates `blob-status` (it answers "no such route") is asked blob by
+    /// blob.
+    pub async fn blob_statuses(
+        &self,
+        blob_ids: &[Vec<u8>],
+    ) -> Result<Vec<Option<wire::BlobStatus>>> {
+        let mut out = Vec::with_capacity(blob_ids.len());
+        for batch in blob_ids.chunks(wire::MAX_BLOB_STATUS_IDS) {
+            let query = wire::BlobStatusQuery {
+                blob_ids: batch.to_vec(),
+            };
+            match self.post("/blob-status", &query).await {
+                Ok(body) => {
+                    let answer: wire::BlobStatuses = decode(&body)?;
+                    if answer.statuses.len() != batch.len() {
+                        return Err(Error::Network(
+                            "the relay answered for a different number of photos".into(),
+                        ));
+                    }
+                    out.extend(answer.statuses);
+                }
+                Err(Error::Relay {
+                    status, message, ..
+                }) if status == 405 || (status == 404 && message == "no such route") => {
+                    for blob_id in batch {
+                        out.push(self.blob_status(blob_id).await?);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which chunks of one blob the relay holds; `None` if none.
     pub async fn blob_status(&self, blob_id: &[u8]) -> Result<Option<wire::BlobStatus>> {
         match self.get(&format!("/blobs/{}", b64::encode(blob_id))).await {
             Ok(s) => Ok(Some(s)),

@@ -5,8 +5,11 @@
 //! jitter) after failures. Every request is idempotent (entry ids are chosen
 //! when a change is queued), so a retry after a broken connection never
 //! duplicates anything.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -16,7 +19,7 @@ use super::pairing;
 use super::wire::{self, MAX_PULL_LIMIT};
 use crate::crypto::random;
 use crate::error::{Error, Result};
-use crate::vault::photo_sync::Direction;
+use crate::vault::photo_sync::{Direction, PhotoTransfer};
 use crate::vault::{PhotoVariant, SyncSettings, Vault};
 
 /// What the engine is doing, for a status bar.
@@ -68,6 +71,27 @@ pub struct SyncReport {
     pub chunks_uploaded: usize,
 }
 
+/// Photo variants uploaded or downloaded at once, each on its own
+/// connection. On a mobile link most of a small chunk's time is the round
+/// trip, so several in flight move photos several times faster; within one
+/// variant chunks stay sequential, so an interrupted upload re-sends at most
+/// the chunk that was in flight (docs/performance.md, "Sync vs curl").
+pub const PHOTOS_IN_FLIGHT: usize = 4;
+
+/// Change sets per push request: few requests (each a round trip and a
+/// relay commit), while the pending count still moves during a long push.
+const PUSH_BATCH: usize = 500;
+
+/// Change bytes per push request. Sealing adds 44 bytes per entry and JSON
+/// base64 a third, so a full batch stays well under the relay's
+/// [`wire::MAX_ENTRIES_BODY`]; before this budget, 200 large change sets
+/// could exceed it and the relay's 413 would have stalled the queue for good.
+const PUSH_BYTE_BUDGET: usize = wire::MAX_ENTRIES_BODY / 2;
+const _: () = assert!(
+    PUSH_BYTE_BUDGET / 3 * 4 + PUSH_BATCH * 200 < wire::MAX_ENTRIES_BODY
+        && PUSH_BATCH <= wire::MAX_ENTRIES_PER_PUSH
+);
+
 /// An entry's plaintext: the document UUID, then Automerge change bytes.
 fn split_entry(payload: &[u8]) -> Result<(crate::model::DocumentId, &[u8])> {
     if payload.len() < 16 {
@@ -96,7 +120,6 @@ pub struct SyncEngine {
     /// Serialises passes: a pass started while another runs waits for it.
     pass: tokio::sync::Mutex<()>,
     settings: Mutex<SyncSettings>,
-    push_batch: usize,
 }
 
 impl SyncEngine {
@@ -128,7 +151,6 @@ impl SyncEngine {
             cancel: watch::channel(false).0,
             pass: tokio::sync::Mutex::new(()),
             settings: Mutex::new(settings),
-            push_batch: 200,
         }))
     }
 
@@ -331,9 +353,13 @@ impl SyncEngine {
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let batch = self.push_batch;
             let (items, (pending_changes, pending_bytes)) = self
-                .on_vault(move |v| Ok((v.outbox_items(batch)?, v.outbox_size()?)))
+                .on_vault(move |v| {
+                    Ok((
+                        v.outbox_items(PUSH_BATCH, PUSH_BYTE_BUDGET)?,
+                        v.outbox_size()?,
+                    ))
+                })
                 .await?;
             if items.is_empty() {
                 return Ok(());
@@ -375,161 +401,219 @@ impl SyncEngine {
         }
     }
 
-    /// Uploads queued photo variants, thumbnails first. An interrupted upload
-    /// resumes: the relay says which chunks it holds and only the rest are sent.
+    /// Uploads queued photo variants, thumbnails first, [`PHOTOS_IN_FLIGHT`]
+    /// at a time. An interrupted upload resumes: the relay says which chunks
+    /// it holds and only the rest are sent. When one upload fails, the others
+    /// finish the chunk they are sending and stop, so a failure costs each
+    /// upload at most the one chunk that was cut.
     async fn push_photos(&self, report: &mut SyncReport) -> Result<()> {
         let settings = self.settings();
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
         let epoch = keys
             .current_epoch()
             .ok_or_else(|| Error::InvalidInput("no workspace key yet".into()))?;
-        for t in self.vault.photo_transfers(Direction::Upload)? {
+        let transfers = self.vault.photo_transfers(Direction::Upload)?;
+        let statuses = self.blob_statuses(&keys, &transfers).await?;
+        let stop = AtomicBool::new(false);
+        let mut uploads = futures_util::stream::iter(transfers.into_iter().zip(statuses))
+            .map(|(t, (blob_id, status))| {
+                self.upload_photo(&keys, epoch, t, blob_id, status, &stop)
+            })
+            .buffer_unordered(PHOTOS_IN_FLIGHT);
+        let mut first_error = None;
+        while let Some(outcome) = uploads.next().await {
+            match outcome {
+                Ok(Some(chunks)) => {
+                    report.chunks_uploaded += chunks;
+                    report.photos_uploaded += 1;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Uploads the chunks of one photo variant the relay lacks, one after
+    /// the other. `Some(chunks sent)` once it is complete; `None` if it was
+    /// not (or no longer) needed, or `stop` was raised between chunks.
+    async fn upload_photo(
+        &self,
+        keys: &super::workspace_keys::WorkspaceKeys,
+        epoch: u32,
+        t: PhotoTransfer,
+        blob_id: Vec<u8>,
+        status: Option<wire::BlobStatus>,
+        stop: &AtomicBool,
+    ) -> Result<Option<usize>> {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let chunks = match self.vault.photo_chunks_plain(&t.doc, &t.photo, t.variant) {
+            Ok(c) => c,
+            Err(Error::NotFound(_)) => {
+                self.vault.photo_transfer_done(Direction::Upload, &t)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let count = u32::try_from(chunks.len())
+            .map_err(|_| Error::InvalidInput("photo too large".into()))?;
+        let present = status.map(|s| s.present).unwrap_or_default();
+        self.update(|s| {
+            s.phase = SyncPhase::Pushing;
+            s.current_transfer = Some(format!(
+                "uploading a photo {} ({count} chunks)",
+                t.variant.as_str()
+            ));
+        });
+        let mut sent = 0;
+        for (index, chunk) in chunks.iter().enumerate() {
+            let index = index as u32;
+            if present.contains(&index) {
+                continue;
+            }
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let chunks = match self.vault.photo_chunks_plain(&t.doc, &t.photo, t.variant) {
-                Ok(c) => c,
-                Err(Error::NotFound(_)) => {
-                    self.vault.photo_transfer_done(Direction::Upload, &t)?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let blob_id = keys.blob_id(&t.photo, t.variant.as_str())?;
-            let count = u32::try_from(chunks.len())
-                .map_err(|_| Error::InvalidInput("photo too large".into()))?;
-            let present = self
-                .client
-                .blob_status(&blob_id)
-                .await?
-                .map(|s| s.present)
-                .unwrap_or_default();
-            self.update(|s| {
-                s.phase = SyncPhase::Pushing;
-                s.current_transfer = Some(format!(
-                    "uploading a photo {} ({count} chunks)",
-                    t.variant.as_str()
-                ));
-            });
-            for (index, chunk) in chunks.iter().enumerate() {
-                let index = index as u32;
-                if present.contains(&index) {
-                    continue;
-                }
-                let sealed = keys.seal_chunk(epoch, &blob_id, index, count, chunk)?;
-                self.client
-                    .put_chunk(&blob_id, index, count, epoch, sealed)
-                    .await?;
-                report.chunks_uploaded += 1;
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
             }
-            self.vault.photo_transfer_done(Direction::Upload, &t)?;
-            report.photos_uploaded += 1;
+            let sealed = keys.seal_chunk(epoch, &blob_id, index, count, chunk)?;
+            self.client
+                .put_chunk(&blob_id, index, count, epoch, sealed)
+                .await?;
+            sent += 1;
         }
-        Ok(())
+        self.vault.photo_transfer_done(Direction::Upload, &t)?;
+        Ok(Some(sent))
     }
 
-    /// Downloads photos other devices attached, once the relay holds them whole.
+    /// The relay's status of each queued transfer's blob, asked in one round
+    /// trip (per 500 photos) instead of one per photo; with the blob ids.
+    async fn blob_statuses(
+        &self,
+        keys: &super::workspace_keys::WorkspaceKeys,
+        transfers: &[crate::vault::photo_sync::PhotoTransfer],
+    ) -> Result<Vec<(Vec<u8>, Option<wire::BlobStatus>)>> {
+        if transfers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = transfers
+            .iter()
+            .map(|t| keys.blob_id(&t.photo, t.variant.as_str()))
+            .collect::<Result<Vec<_>>>()?;
+        let statuses = self.client.blob_statuses(&ids).await?;
+        Ok(ids.into_iter().zip(statuses).collect())
+    }
+
+    /// Downloads photos other devices attached, once the relay holds them
+    /// whole, [`PHOTOS_IN_FLIGHT`] at a time.
     async fn pull_photos(&self, report: &mut SyncReport) -> Result<()> {
         let settings = self.settings();
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        for t in self.vault.photo_transfers(Direction::Download)? {
-            if self.cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let blob_id = keys.blob_id(&t.photo, t.variant.as_str())?;
-            let Some(status) = self.client.blob_status(&blob_id).await? else {
-                continue;
-            };
-            if status.present.len() as u32 != status.count {
-                continue; // still being uploaded
-            }
-            self.update(|s| {
-                s.phase = SyncPhase::Pulling;
-                s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
-            });
-            let mut bytes = zeroize::Zeroizing::new(Vec::new());
-            for index in 0..status.count {
-                let sealed = self.client.get_chunk(&blob_id, index).await?;
-                // The chunk names no epoch: try the newest key first.
-                let plain = keys
-                    .epochs()
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .find_map(|(epoch, _)| {
-                        keys.open_chunk(epoch, &blob_id, index, status.count, sealed.clone())
-                            .ok()
-                    })
-                    .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))?;
-                bytes.extend_from_slice(&plain);
-            }
-            if t.variant == PhotoVariant::Display {
-                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-                if wire::hex(digest.as_ref()) != t.sha256_hex {
-                    tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
-                    continue;
-                }
-            }
-            match self.vault.store_downloaded_photo(&t, &bytes) {
-                Ok(()) => report.photos_downloaded += 1,
-                Err(Error::NotFound(_)) => {
-                    self.vault.photo_transfer_done(Direction::Download, &t)?
-                }
-                Err(e) => return Err(e),
+        let transfers = self.vault.photo_transfers(Direction::Download)?;
+        let statuses = self.blob_statuses(&keys, &transfers).await?;
+        let mut downloads = futures_util::stream::iter(transfers.into_iter().zip(statuses))
+            .map(|(t, (blob_id, status))| self.download_photo(&keys, t, blob_id, status))
+            .buffer_unordered(PHOTOS_IN_FLIGHT);
+        while let Some(outcome) = downloads.next().await {
+            if outcome? {
+                report.photos_downloaded += 1;
             }
         }
         Ok(())
     }
 
+    /// Downloads, checks and stores one photo variant; `false` if the relay
+    /// does not hold it whole yet or it was not stored.
+    async fn download_photo(
+        &self,
+        keys: &super::workspace_keys::WorkspaceKeys,
+        t: PhotoTransfer,
+        blob_id: Vec<u8>,
+        status: Option<wire::BlobStatus>,
+    ) -> Result<bool> {
+        if self.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let Some(status) = status else {
+            return Ok(false);
+        };
+        if status.present.len() as u32 != status.count {
+            return Ok(false); // still being uploaded
+        }
+        self.update(|s| {
+            s.phase = SyncPhase::Pulling;
+            s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
+        });
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        for index in 0..status.count {
+            if self.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let sealed = self.client.get_chunk(&blob_id, index).await?;
+            // The chunk names no epoch: try the newest key first.
+            let plain = keys
+                .epochs()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .find_map(|(epoch, _)| {
+                    keys.open_chunk(epoch, &blob_id, index, status.count, sealed.clone())
+                        .ok()
+                })
+                .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))?;
+            bytes.extend_from_slice(&plain);
+        }
+        if t.variant == PhotoVariant::Display {
+            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            if wire::hex(digest.as_ref()) != t.sha256_hex {
+                tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
+                return Ok(false);
+            }
+        }
+        // Sealing and writing wait on the disk: off the runtime's workers.
+        self.on_vault(move |v| match v.store_downloaded_photo(&t, &bytes) {
+            Ok(()) => Ok(true),
+            Err(Error::NotFound(_)) => {
+                v.photo_transfer_done(Direction::Download, &t)?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// Pulls pages of entries after the saved cursor and merges them. While
+    /// one page is merged (CPU and disk, on the blocking pool) the next is
+    /// already being fetched, so on a slow link the device does not sit idle
+    /// for a round trip per page. The cursor is saved after each merged page.
     async fn pull(&self, report: &mut SyncReport) -> Result<()> {
         let settings = self.settings();
-        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
+        let keys = Arc::new(self.vault.workspace_keys(&settings.workspace_id)?);
         let mut cursor = settings.cursor;
+        self.update(|s| {
+            s.phase = SyncPhase::Pulling;
+            s.current_transfer = Some("receiving changes".into());
+        });
+        let mut page = self.client.pull(cursor, MAX_PULL_LIMIT).await?;
         loop {
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            self.update(|s| {
-                s.phase = SyncPhase::Pulling;
-                s.current_transfer = Some("receiving changes".into());
-            });
-            let page = self.client.pull(cursor, MAX_PULL_LIMIT).await?;
-            let count = page.entries.len();
-            // Open every entry first, then merge the page in one transaction.
-            let mut opened = Vec::with_capacity(count);
-            for pulled in page.entries {
-                let e = pulled.entry;
-                let payload = keys
-                    .open_entry(e.epoch, &e.doc_id, &e.entry_id, e.sealed)
-                    .and_then(|payload| {
-                        let (id, _) = split_entry(&payload)?;
-                        if keys.doc_id(&id.0)? != e.doc_id {
-                            return Err(Error::Corrupted("a synced entry".into()));
-                        }
-                        Ok((id, payload))
-                    });
-                opened.push((pulled.seq, payload));
-            }
-            let (opened, results) = self
-                .on_vault(move |v| {
-                    let batch: Vec<(crate::model::DocumentId, &[u8])> = opened
-                        .iter()
-                        .filter_map(|(_, p)| p.as_ref().ok())
-                        .map(|(id, payload)| (*id, &payload[16..]))
-                        .collect();
-                    let results = v.merge_batch_from_relay(&batch)?;
-                    drop(batch);
-                    Ok((opened, results))
-                })
-                .await?;
-            let mut merged = results.into_iter();
-            for (seq, payload) in opened {
-                let result = match payload {
-                    Ok(_) => merged.next().unwrap_or_else(|| {
-                        Err(Error::Internal("merge results out of step".into()))
-                    }),
-                    Err(e) => Err(e),
-                };
+            // The relay may return fewer than asked (it caps pages by bytes
+            // too), so a short page is not the end: pull until a page is
+            // empty (one extra small round trip per pass).
+            let Some(next_after) = page.entries.last().map(|e| e.seq) else {
+                return Ok(());
+            };
+            let merge = self.merge_page(Arc::clone(&keys), page.entries);
+            let (merged, next) = tokio::join!(merge, self.client.pull(next_after, MAX_PULL_LIMIT));
+            for (seq, result) in merged? {
                 match result {
                     Ok(true) => report.pulled += 1,
                     Ok(false) => report.skipped_purged += 1,
@@ -544,13 +628,56 @@ impl SyncEngine {
                 cursor = seq;
             }
             self.save_settings(|s| s.cursor = cursor)?;
-            // The relay may return fewer than asked (it caps pages by bytes
-            // too), so a short page is not the end: pull until a page is
-            // empty (one extra small round trip per pass).
-            if count == 0 {
-                return Ok(());
-            }
+            page = next?;
         }
+    }
+
+    /// Opens a page of pulled entries and merges them in one transaction;
+    /// returns each entry's relay sequence number with its outcome, in order.
+    async fn merge_page(
+        &self,
+        keys: Arc<super::workspace_keys::WorkspaceKeys>,
+        entries: Vec<wire::PulledEntry>,
+    ) -> Result<Vec<(i64, Result<bool>)>> {
+        self.on_vault(move |v| {
+            let opened: Vec<(i64, Result<(crate::model::DocumentId, _)>)> = entries
+                .into_iter()
+                .map(|pulled| {
+                    let e = pulled.entry;
+                    let payload = keys
+                        .open_entry(e.epoch, &e.doc_id, &e.entry_id, e.sealed)
+                        .and_then(|payload| {
+                            let (id, _) = split_entry(&payload)?;
+                            if keys.doc_id(&id.0)? != e.doc_id {
+                                return Err(Error::Corrupted("a synced entry".into()));
+                            }
+                            Ok((id, payload))
+                        });
+                    (pulled.seq, payload)
+                })
+                .collect();
+            let batch: Vec<(crate::model::DocumentId, &[u8])> = opened
+                .iter()
+                .filter_map(|(_, p)| p.as_ref().ok())
+                .map(|(id, payload)| (*id, &payload[16..]))
+                .collect();
+            let results = v.merge_batch_from_relay(&batch)?;
+            drop(batch);
+            let mut merged = results.into_iter();
+            Ok(opened
+                .into_iter()
+                .map(|(seq, payload)| {
+                    let result = match payload {
+                        Ok(_) => merged.next().unwrap_or_else(|| {
+                            Err(Error::Internal("merge results out of step".into()))
+                        }),
+                        Err(e) => Err(e),
+                    };
+                    (seq, result)
+                })
+                .collect())
+        })
+        .await
     }
 
     /// Runs until cancelled: a pass whenever woken (local change, coming

@@ -17,6 +17,8 @@ pub const MAX_ENTRIES_BODY: usize = 8 * 1024 * 1024;
 pub const MAX_CHUNK_BODY: usize = 300 * 1024;
 pub const MAX_ENTRIES_PER_PUSH: usize = 1_000;
 pub const MAX_PULL_LIMIT: u32 = 1_000;
+/// Most blobs one `POST .../blob-status` asks about.
+pub const MAX_BLOB_STATUS_IDS: usize = 500;
 /// Plaintext bytes per photo chunk.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 
@@ -231,6 +233,21 @@ pub struct BlobStatus {
     pub present: Vec<u32>,
 }
 
+/// `POST /v1/workspaces/{ws}/blob-status`: the status of several blobs in
+/// one round trip (a sync pass asks about every photo it has to move).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatusQuery {
+    #[serde(with = "b64_list")]
+    pub blob_ids: Vec<Vec<u8>>,
+}
+
+/// The answer: one slot per asked blob, in request order; `None` where the
+/// relay holds no chunk of that blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatuses {
+    pub statuses: Vec<Option<BlobStatus>>,
+}
+
 /// `GET /v1/workspaces/{ws}/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceStatus {
@@ -251,6 +268,23 @@ pub struct EpochBump {
 pub struct WipeReceipt {
     #[serde(with = "b64")]
     pub receipt: Vec<u8>,
+}
+
+mod b64_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|bytes| super::b64::encode(bytes)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|t| {
+                super::b64::decode(t).ok_or_else(|| serde::de::Error::custom("invalid base64url"))
+            })
+            .collect()
+    }
 }
 
 mod opt_b64 {
@@ -304,5 +338,19 @@ mod tests {
         let json = serde_json::to_string(&e).expect("json");
         assert!(json.contains("\"_____w\""), "{json}");
         assert_eq!(serde_json::from_str::<Entry>(&json).expect("back"), e);
+    }
+
+    #[test]
+    fn blob_status_queries_round_trip_and_refuse_bad_base64() {
+        let q = BlobStatusQuery {
+            blob_ids: vec![vec![255; 2], vec![0; 3]],
+        };
+        let json = serde_json::to_string(&q).expect("json");
+        assert_eq!(json, r#"{"blob_ids":["__8","AAAA"]}"#);
+        assert_eq!(
+            serde_json::from_str::<BlobStatusQuery>(&json).expect("back"),
+            q
+        );
+        assert!(serde_json::from_str::<BlobStatusQuery>(r#"{"blob_ids":["!"]}"#).is_err());
     }
 }

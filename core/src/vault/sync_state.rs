@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::sealed_doc::{self, aad, outbox_row, T_OUTBOX};
 use super::{meta_aad, Vault};
+use crate::crypto::aead::{NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::model::DocumentId;
 use crate::store::rows;
@@ -195,13 +196,22 @@ impl Vault {
         Ok(())
     }
 
-    /// Up to `limit` queued items, oldest first, decrypted for pushing.
-    /// Items of documents deleted meanwhile are gone with their key.
-    pub(crate) fn outbox_items(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+    /// Up to `limit` queued items, oldest first, decrypted for pushing, and
+    /// no more than `byte_budget` bytes of change data in all — except that
+    /// the first item is always returned, whatever its size, so one large
+    /// change cannot hold the queue back. Items of documents deleted
+    /// meanwhile are gone with their key.
+    pub(crate) fn outbox_items(&self, limit: usize, byte_budget: usize) -> Result<Vec<OutboxItem>> {
         let conn = self.lock();
-        let mut out = Vec::new();
+        let mut out: Vec<OutboxItem> = Vec::new();
+        let mut bytes = 0usize;
         let mut cache = self.key_cache.lock();
         for row in rows::outbox_batch(&conn, limit)? {
+            // Known before opening: nonce, document id and tag around the change.
+            let size = row.sealed.len().saturating_sub(NONCE_LEN + 16 + TAG_LEN);
+            if !out.is_empty() && bytes.saturating_add(size) > byte_budget {
+                break;
+            }
             let Some(stored) = rows::get_document(&conn, &row_id(&row.doc)?)? else {
                 rows::delete_outbox(&conn, &row.entry_id)?;
                 continue;
@@ -222,6 +232,7 @@ impl Vault {
             }
             let uuid = uuid::Uuid::from_slice(&payload[..16])
                 .map_err(|_| Error::Corrupted("a queued change".into()))?;
+            bytes = bytes.saturating_add(size);
             out.push(OutboxItem {
                 entry_id: row.entry_id,
                 doc: DocumentId(uuid),
@@ -275,4 +286,50 @@ fn row_id(bytes: &[u8]) -> Result<rows::RowId> {
     bytes
         .try_into()
         .map_err(|_| Error::Corrupted("an outbox row".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::BearSighting;
+    use crate::vault::Vault;
+    use crate::{sample_data, Argon2Params, PassphraseKeyProvider, VaultOptions};
+
+    #[test]
+    fn outbox_batches_stop_at_the_byte_budget_but_never_come_back_empty() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
+        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-1")).expect("create");
+        v.enable_sync(&super::SyncSettings {
+            relay_url: "http://127.0.0.1:9".into(),
+            workspace_id: "ws".into(),
+            role: crate::sync::wire::Role::Member,
+            admin_device_id: "admin".into(),
+            admin_signing_public: vec![0; 32],
+            cursor: 0,
+            lease_hours: 72,
+            last_success_ms: None,
+        })
+        .expect("sync on");
+        for _ in 0..5 {
+            v.insert(sample_data::bear_sighting(
+                v.new_envelope::<BearSighting>("011002"),
+            ))
+            .expect("insert");
+        }
+        let all = v.outbox_items(100, usize::MAX).expect("all");
+        assert_eq!(all.len(), 5);
+        let size = |n: usize| all[..n].iter().map(|i| i.bytes.len()).sum::<usize>();
+
+        // A budget of two items' change data gives exactly those two, in order.
+        let two = v.outbox_items(100, size(2)).expect("two");
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[1].entry_id, all[1].entry_id);
+        assert_eq!(v.outbox_items(100, size(2) - 1).expect("one").len(), 1);
+        // The first item comes even when it alone exceeds the budget.
+        let first = v.outbox_items(100, 1).expect("first");
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].entry_id, all[0].entry_id);
+        // The count limit still applies.
+        assert_eq!(v.outbox_items(3, usize::MAX).expect("three").len(), 3);
+    }
 }

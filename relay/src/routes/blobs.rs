@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::json;
 use crate::auth::{self, now_ms, RevokedDevices};
 use crate::error::ApiError;
-use crate::extract::{self, PathParams, SMALL_BODY};
+use crate::extract::{self, check_len, PathParams, SMALL_BODY};
 use crate::server::App;
 use crate::store::NewChunk;
 
@@ -83,10 +83,34 @@ pub async fn status(
     let (parts, body) = req.into_parts();
     auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let blob_id = blob_id(&blob)?;
-    match app.store.blob_status(&ws, &blob_id).await? {
-        Some(status) => Ok(json(StatusCode::OK, &status)),
-        None => Err(ApiError::not_found("no such blob")),
+    match app.store.blob_statuses(&ws, vec![blob_id]).await?.pop() {
+        Some(Some(status)) => Ok(json(StatusCode::OK, &status)),
+        _ => Err(ApiError::not_found("no such blob")),
     }
+}
+
+/// `POST /v1/workspaces/{ws}/blob-status` with `wire::BlobStatusQuery` →
+/// `wire::BlobStatuses`: one slot per blob, in order, `null` for a blob with
+/// no chunk stored. Up to [`wire::MAX_BLOB_STATUS_IDS`] ids.
+pub async fn statuses(
+    State(app): State<App>,
+    PathParams(ws): PathParams<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
+    let query: wire::BlobStatusQuery = extract::json(&authed.body)?;
+    if query.blob_ids.len() > wire::MAX_BLOB_STATUS_IDS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "at most {} blob ids per request",
+            wire::MAX_BLOB_STATUS_IDS
+        )));
+    }
+    for id in &query.blob_ids {
+        check_len(id, 32, "each blob id")?;
+    }
+    let statuses = app.store.blob_statuses(&ws, query.blob_ids).await?;
+    Ok(json(StatusCode::OK, &wire::BlobStatuses { statuses }))
 }
 
 /// `GET /v1/workspaces/{ws}/blobs/{blob_id}/chunks/{index}` → the sealed chunk.

@@ -126,11 +126,13 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<PullResult, ApiError>;
     async fn put_chunk(&self, ws: &str, chunk: NewChunk) -> Result<(), ApiError>;
-    async fn blob_status(
+    /// The status of each blob, in order (`None`: no chunk stored), read in
+    /// one transaction so the answers are consistent with each other.
+    async fn blob_statuses(
         &self,
         ws: &str,
-        blob_id: &[u8],
-    ) -> Result<Option<wire::BlobStatus>, ApiError>;
+        blob_ids: Vec<Vec<u8>>,
+    ) -> Result<Vec<Option<wire::BlobStatus>>, ApiError>;
     async fn get_chunk(
         &self,
         ws: &str,

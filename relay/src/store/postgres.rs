@@ -751,11 +751,11 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(pg)
     }
 
-    async fn blob_status(
+    async fn blob_statuses(
         &self,
         ws: &str,
-        blob_id: &[u8],
-    ) -> Result<Option<wire::BlobStatus>, ApiError> {
+        blob_ids: Vec<Vec<u8>>,
+    ) -> Result<Vec<Option<wire::BlobStatus>>, ApiError> {
         let mut client = self.client().await?;
         let tx = client
             .build_transaction()
@@ -764,32 +764,31 @@ impl Store for PostgresStore {
             .start()
             .await
             .map_err(pg)?;
-        let Some(head) = tx
-            .query_opt(
-                "SELECT chunk_count FROM blobs WHERE workspace_id = $1 AND blob_id = $2",
-                &[&ws, &blob_id],
-            )
+        let head = tx
+            .prepare("SELECT chunk_count FROM blobs WHERE workspace_id = $1 AND blob_id = $2")
             .await
-            .map_err(pg)?
-        else {
-            return Ok(None);
-        };
-        let mut present = Vec::new();
-        for r in tx
-            .query(
-                "SELECT idx FROM chunks WHERE workspace_id = $1 AND blob_id = $2 ORDER BY idx",
-                &[&ws, &blob_id],
-            )
+            .map_err(pg)?;
+        let chunks = tx
+            .prepare("SELECT idx FROM chunks WHERE workspace_id = $1 AND blob_id = $2 ORDER BY idx")
             .await
-            .map_err(pg)?
-        {
-            present.push(to_u32(r.get(0), "chunk index")?);
+            .map_err(pg)?;
+        let mut out = Vec::with_capacity(blob_ids.len());
+        for blob_id in &blob_ids {
+            let Some(row) = tx.query_opt(&head, &[&ws, blob_id]).await.map_err(pg)? else {
+                out.push(None);
+                continue;
+            };
+            let mut present = Vec::new();
+            for r in tx.query(&chunks, &[&ws, blob_id]).await.map_err(pg)? {
+                present.push(to_u32(r.get(0), "chunk index")?);
+            }
+            out.push(Some(wire::BlobStatus {
+                count: to_u32(row.get(0), "chunk count")?,
+                present,
+            }));
         }
         tx.commit().await.map_err(pg)?;
-        Ok(Some(wire::BlobStatus {
-            count: to_u32(head.get(0), "chunk count")?,
-            present,
-        }))
+        Ok(out)
     }
 
     async fn get_chunk(

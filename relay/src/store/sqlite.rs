@@ -674,39 +674,45 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn blob_status(
+    async fn blob_statuses(
         &self,
         ws: &str,
-        blob_id: &[u8],
-    ) -> Result<Option<wire::BlobStatus>, ApiError> {
-        let (ws, blob_id) = (ws.to_owned(), blob_id.to_vec());
+        blob_ids: Vec<Vec<u8>>,
+    ) -> Result<Vec<Option<wire::BlobStatus>>, ApiError> {
+        let ws = ws.to_owned();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
-            let Some(count) = tx
-                .query_row(
+            let mut head = tx
+                .prepare_cached(
                     "SELECT chunk_count FROM blobs WHERE workspace_id = ?1 AND blob_id = ?2",
-                    params![ws, blob_id],
-                    |r| r.get::<_, i64>(0),
                 )
-                .optional()
-                .map_err(db)?
-            else {
-                return Ok(None);
-            };
-            let mut stmt = tx
-                .prepare(
+                .map_err(db)?;
+            let mut chunks = tx
+                .prepare_cached(
                     "SELECT idx FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 ORDER BY idx",
                 )
                 .map_err(db)?;
-            let mut rows = stmt.query(params![ws, blob_id]).map_err(db)?;
-            let mut present = Vec::new();
-            while let Some(r) = rows.next().map_err(db)? {
-                present.push(to_u32(r.get(0).map_err(db)?, "chunk index")?);
+            let mut out = Vec::with_capacity(blob_ids.len());
+            for blob_id in &blob_ids {
+                let Some(count) = head
+                    .query_row(params![ws, blob_id], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(db)?
+                else {
+                    out.push(None);
+                    continue;
+                };
+                let mut rows = chunks.query(params![ws, blob_id]).map_err(db)?;
+                let mut present = Vec::new();
+                while let Some(r) = rows.next().map_err(db)? {
+                    present.push(to_u32(r.get(0).map_err(db)?, "chunk index")?);
+                }
+                out.push(Some(wire::BlobStatus {
+                    count: to_u32(count, "chunk count")?,
+                    present,
+                }));
             }
-            Ok(Some(wire::BlobStatus {
-                count: to_u32(count, "chunk count")?,
-                present,
-            }))
+            Ok(out)
         })
         .await
     }

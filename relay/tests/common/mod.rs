@@ -580,6 +580,15 @@ impl Device {
         self.get(&format!("/blobs/{}", b64::encode(blob_id)))
     }
 
+    pub fn blob_statuses(&self, blob_ids: &[Vec<u8>]) -> Resp {
+        self.post(
+            "/blob-status",
+            &wire::BlobStatusQuery {
+                blob_ids: blob_ids.to_vec(),
+            },
+        )
+    }
+
     pub fn get_chunk(&self, blob_id: &[u8], index: u32) -> Resp {
         self.get(&format!("/blobs/{}/chunks/{index}", b64::encode(blob_id)))
     }

@@ -236,6 +236,13 @@ pub fn outbox_size(conn: &Connection) -> Result<(u64, u64)> {
     )?)
 }
 
+/// The documents (keyed-hash row ids) that still have queued changes.
+pub fn outbox_docs(conn: &Connection) -> Result<std::collections::HashSet<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT doc FROM outbox")?;
+    let docs = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(docs.collect::<Result<_, _>>()?)
+}
+
 pub fn delete_outbox(conn: &Connection, entry_id: &[u8]) -> Result<()> {
     conn.prepare_cached("DELETE FROM outbox WHERE entry_id = ?1")?
         .execute([entry_id])?;

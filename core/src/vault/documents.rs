@@ -452,14 +452,16 @@ impl Vault {
         if from_relay && rows::is_purged(tx, &row)? {
             return Ok(false);
         }
-        let mut stored = match sealed_doc::load(tx, &self.keys, &self.key_cache, id) {
+        // `new_here`: the document did not exist here and was loaded from
+        // exactly `bytes`, so those bytes can be stored as they are.
+        let (mut stored, new_here) = match sealed_doc::load(tx, &self.keys, &self.key_cache, id) {
             Ok(mut stored) => {
                 stored.doc.set_actor(self.actor.clone());
                 stored
                     .doc
                     .load_incremental(bytes)
                     .map_err(|_| invalid("the changes do not apply"))?;
-                stored
+                (stored, false)
             }
             Err(Error::NotFound(_)) => {
                 let mut doc =
@@ -470,7 +472,8 @@ impl Vault {
                     return Err(invalid("the data belongs to another document"));
                 }
                 doc.set_actor(self.actor.clone());
-                self.new_stored(row, new_header(&envelope, String::new()), doc)?
+                let header = new_header(&envelope, String::new());
+                (self.new_stored(row, header, doc)?, true)
             }
             Err(e) => return Err(e),
         };
@@ -494,11 +497,12 @@ impl Vault {
                 self.forget_my_number_in(tx, &stored.row)?;
             }
         }
-        stored.persist(
-            tx,
-            self.options.compact_every,
-            !from_relay && self.outbox_enabled(),
-        )?;
+        let outbox = !from_relay && self.outbox_enabled();
+        if new_here && !outbox {
+            stored.persist_received(tx, self.options.compact_every, bytes)?;
+        } else {
+            stored.persist(tx, self.options.compact_every, outbox)?;
+        }
         if from_relay && !envelope.photos.is_empty() {
             let photos = &envelope.photos;
             self.queue_missing_photo_downloads(tx, &stored.row, &stored.key, id, photos)?;

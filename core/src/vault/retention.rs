@@ -64,10 +64,20 @@ impl Vault {
     pub fn mark_acknowledged(&self, id: &DocumentId) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let (row, key, mut header) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, id)?;
-        header.acknowledged_at = Some(self.options.clock.now());
-        rows::update_header(&tx, &row, &sealed_doc::seal_header(&key, &row, &header)?)?;
+        self.mark_acknowledged_in(&tx, id)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// [`Self::mark_acknowledged`] inside the caller's transaction.
+    pub(crate) fn mark_acknowledged_in(
+        &self,
+        tx: &rusqlite::Connection,
+        id: &DocumentId,
+    ) -> Result<()> {
+        let (row, key, mut header) = sealed_doc::load_header(tx, &self.keys, &self.key_cache, id)?;
+        header.acknowledged_at = Some(self.options.clock.now());
+        rows::update_header(tx, &row, &sealed_doc::seal_header(&key, &row, &header)?)?;
         Ok(())
     }
 

@@ -82,11 +82,13 @@ pub const PHOTOS_IN_FLIGHT: usize = 4;
 /// relay commit), while the pending count still moves during a long push.
 const PUSH_BATCH: usize = 500;
 
-/// Change bytes per push request. Sealing adds 44 bytes per entry and JSON
-/// base64 a third, so a full batch stays well under the relay's
-/// [`wire::MAX_ENTRIES_BODY`]; before this budget, 200 large change sets
-/// could exceed it and the relay's 413 would have stalled the queue for good.
-const PUSH_BYTE_BUDGET: usize = wire::MAX_ENTRIES_BODY / 2;
+/// Change bytes per push request (the first entry goes whatever its size;
+/// the vault never queues one above [`wire::MAX_QUEUED_CHANGE`]). Sealing
+/// adds 44 bytes per entry and JSON base64 a third, so a full batch stays
+/// under the relay's [`wire::MAX_ENTRIES_BODY`]; before this budget, 200
+/// large change sets could exceed it and the relay's 413 would have stalled
+/// the queue for good.
+const PUSH_BYTE_BUDGET: usize = wire::MAX_QUEUED_CHANGE;
 const _: () = assert!(
     PUSH_BYTE_BUDGET / 3 * 4 + PUSH_BATCH * 200 < wire::MAX_ENTRIES_BODY
         && PUSH_BATCH <= wire::MAX_ENTRIES_PER_PUSH

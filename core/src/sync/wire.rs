@@ -16,6 +16,11 @@ pub const NONCE_WINDOW_MS: i64 = 600_000;
 pub const MAX_ENTRIES_BODY: usize = 8 * 1024 * 1024;
 pub const MAX_CHUNK_BODY: usize = 300 * 1024;
 pub const MAX_ENTRIES_PER_PUSH: usize = 1_000;
+/// Largest change set a device queues for the relay (Automerge bytes). A
+/// push of one such entry — sealed, base64 in JSON — stays well under
+/// [`MAX_ENTRIES_BODY`], so a queued change can always be sent; a larger
+/// edit is refused when it is made, with nothing stored.
+pub const MAX_QUEUED_CHANGE: usize = 4 * 1024 * 1024;
 pub const MAX_PULL_LIMIT: u32 = 1_000;
 /// Most blobs one `POST .../blob-status` asks about.
 pub const MAX_BLOB_STATUS_IDS: usize = 500;

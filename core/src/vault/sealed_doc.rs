@@ -325,7 +325,17 @@ impl StoredDoc {
     }
 
     /// Queues Automerge bytes of this document for the relay.
+    /// A change larger than [`crate::sync::wire::MAX_QUEUED_CHANGE`] could never be
+    /// pushed, so it is refused here and the caller's transaction (the edit
+    /// that produced it) rolls back.
     pub fn enqueue(&self, conn: &Connection, bytes: &[u8]) -> Result<()> {
+        if bytes.len() > crate::sync::wire::MAX_QUEUED_CHANGE {
+            return Err(Error::InvalidInput(format!(
+                "this change is too large to sync ({:.1} MB; at most {} MB per edit)",
+                bytes.len() as f64 / 1e6,
+                crate::sync::wire::MAX_QUEUED_CHANGE / (1024 * 1024)
+            )));
+        }
         let entry_id = crate::crypto::random::bytes::<16>()?;
         let mut payload = zeroize::Zeroizing::new(Vec::with_capacity(16 + bytes.len()));
         payload.extend_from_slice(self.header.id.0.as_bytes());

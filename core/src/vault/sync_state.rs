@@ -324,5 +324,28 @@ mod tests {
         assert_eq!(first[0].entry_id, all[0].entry_id);
         // The count limit still applies.
         assert_eq!(v.outbox_items(3, usize::MAX).expect("three").len(), 3);
+
+        // An edit whose change could never be pushed is refused, and
+        // nothing of it is stored or queued.
+        let id = all[0].doc;
+        let before = v.get::<BearSighting>(&id).expect("read");
+        let queued = v.outbox_size().expect("size");
+        // 12 Mi hex digits from a xorshift generator: ~6 MB even compressed.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: String = (0..12 * 1024 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b"0123456789abcdef"[(state & 15) as usize])
+            })
+            .collect();
+        let refused = v.update::<BearSighting, _>(&id, |d| d.behaviour = noise);
+        assert!(
+            matches!(&refused, Err(crate::Error::InvalidInput(m)) if m.contains("too large to sync")),
+            "{refused:?}"
+        );
+        assert_eq!(v.get::<BearSighting>(&id).expect("read"), before);
+        assert_eq!(v.outbox_size().expect("size"), queued);
     }
 }

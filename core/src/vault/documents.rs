@@ -1,8 +1,8 @@
 //! Document operations: create, read, edit, list, merge, delete.
-use automerge::{transaction::CommitOptions, AutoCommit, ROOT};
+use automerge::{transaction::CommitOptions, AutoCommit};
 use rusqlite::Connection;
 
-use super::field_reader::hydrate_fields;
+use super::field_reader::{hydrate_envelope, hydrate_fields};
 use super::header::{Header, ListFilter, Listing, HEADER_VERSION};
 use super::history::{self, ChangeNote, HistoryEntry};
 use super::sealed_doc::{self, StoredDoc};
@@ -385,7 +385,7 @@ impl Vault {
     pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
         let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
         let incoming = AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
-        let envelope: Envelope = autosurgeon::hydrate_prop(&incoming, ROOT, "envelope")
+        let envelope: Envelope = hydrate_envelope(&incoming)
             .map_err(|_| invalid("the data has no readable document envelope"))?;
         self.merge_changes_for(&envelope.id, bytes, false)?;
         self.record_audit(AuditAction::Merged, Some(&envelope.id), "")?;
@@ -466,7 +466,7 @@ impl Vault {
             Err(Error::NotFound(_)) => {
                 let mut doc =
                     AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
-                let envelope: Envelope = autosurgeon::hydrate_prop(&doc, ROOT, "envelope")
+                let envelope: Envelope = hydrate_envelope(&doc)
                     .map_err(|_| invalid("the data has no readable document envelope"))?;
                 if envelope.id != *id {
                     return Err(invalid("the data belongs to another document"));

@@ -28,6 +28,14 @@ pub fn hydrate_fields<T: autosurgeon::Hydrate>(
     autosurgeon::hydrate(&FieldReader::new(doc))
 }
 
+/// The envelope of a document of any kind, through a [`FieldReader`]: what
+/// a merge reads first to learn a new document's id and kind.
+pub(crate) fn hydrate_envelope(
+    doc: &AutoCommit,
+) -> Result<crate::model::Envelope, autosurgeon::HydrateError> {
+    autosurgeon::hydrate_prop(&FieldReader::new(doc), automerge::ROOT, "envelope")
+}
+
 /// One object's current entries, read in one pass.
 enum Object {
     Map(HashMap<String, Entry>),
@@ -177,6 +185,12 @@ mod tests {
             .sites
             .push(s::site_record("札幌市中央区北1条西2丁目"));
         assert_eq!(through_reader::<DamageReport>(&doc_of(&damage, 1)), damage);
+        // The envelope alone, as a merge reads it first.
+        assert_eq!(
+            hydrate_envelope(&doc_of(&damage, 1)).expect("envelope"),
+            damage.envelope
+        );
+        assert!(hydrate_envelope(&AutoCommit::new()).is_err(), "no envelope");
     }
 
     /// A field set concurrently on two replicas: the view picks the same

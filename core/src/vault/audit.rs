@@ -566,14 +566,11 @@ impl Drop for Vault {
 mod tests {
     use super::*;
     use crate::model::GENESIS_HASH;
-    use crate::{Argon2Params, PassphraseKeyProvider, VaultOptions};
 
     /// A vault written before format 2: JSON entries and the head in `meta`.
     #[test]
     fn format_1_logs_still_verify_and_keep_growing() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
-        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-old")).expect("create");
+        let (_tmp, v) = crate::vault::test_support::vault("staff-old");
         let mut prev = GENESIS_HASH.to_string();
         {
             let conn = v.lock();

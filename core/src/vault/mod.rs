@@ -20,6 +20,8 @@ mod photos;
 mod retention;
 pub(crate) mod sealed_doc;
 mod sync_state;
+#[cfg(test)]
+mod test_support;
 mod wipe;
 
 use std::path::{Path, PathBuf};

@@ -269,7 +269,7 @@ impl StoredDoc {
     /// transaction. Returns false when nothing changed.
     pub fn persist(&mut self, conn: &Connection, compact_every: u64, outbox: bool) -> Result<bool> {
         let bytes = zeroize::Zeroizing::new(self.doc.save_after(&self.stored_heads));
-        self.persist_bytes(conn, compact_every, outbox, bytes)
+        self.persist_bytes(conn, compact_every, outbox, &bytes)
     }
 
     /// [`Self::persist`] for a document new here that was loaded from
@@ -287,8 +287,7 @@ impl StoredDoc {
                 "received bytes can only start a new document".into(),
             ));
         }
-        let bytes = zeroize::Zeroizing::new(received.to_vec());
-        self.persist_bytes(conn, compact_every, false, bytes)
+        self.persist_bytes(conn, compact_every, false, received)
     }
 
     fn persist_bytes(
@@ -296,7 +295,7 @@ impl StoredDoc {
         conn: &Connection,
         compact_every: u64,
         outbox: bool,
-        bytes: zeroize::Zeroizing<Vec<u8>>,
+        bytes: &[u8],
     ) -> Result<bool> {
         let changed = !bytes.is_empty();
         if changed {
@@ -304,13 +303,13 @@ impl StoredDoc {
             let sealed = self
                 .key
                 .sealer()
-                .seal(aad(T_CHANGES, &self.row, seq), &bytes)?;
+                .seal(aad(T_CHANGES, &self.row, seq), bytes)?;
             let rowid = rows::insert_change(conn, &self.row, seq, &sealed)?;
             if let Some(listed) = self.header.change_rows.as_mut() {
                 listed.push(rowid);
             }
             if outbox {
-                self.enqueue(conn, &bytes)?;
+                self.enqueue(conn, bytes)?;
                 // Changed since the relay last acknowledged it.
                 self.header.acknowledged_at = None;
             }
@@ -382,8 +381,8 @@ impl StoredDoc {
 mod tests {
     use super::*;
     use crate::model::BearSighting;
+    use crate::vault::test_support::{self, bear};
     use crate::vault::Vault;
-    use crate::{sample_data, Argon2Params, PassphraseKeyProvider, VaultOptions};
 
     fn change_rows_of(v: &Vault, id: &DocumentId) -> (RowId, Option<Vec<i64>>) {
         let conn = v.lock();
@@ -411,17 +410,7 @@ mod tests {
     }
 
     fn vault() -> (tempfile::TempDir, Vault) {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
-        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-1")).expect("create");
-        (tmp, v)
-    }
-
-    fn bear(v: &Vault) -> DocumentId {
-        v.insert(sample_data::bear_sighting(
-            v.new_envelope::<BearSighting>("011002"),
-        ))
-        .expect("insert")
+        test_support::vault("staff-1")
     }
 
     #[test]

@@ -256,8 +256,10 @@ impl Vault {
         let still_queued = rows::outbox_docs(&tx)?;
         let mut done: HashSet<DocumentId> = HashSet::new();
         for (_, doc) in items {
-            let row = sealed_doc::row_id(&self.keys, doc);
-            if still_queued.contains(&row[..]) || !done.insert(*doc) {
+            if !done.insert(*doc) {
+                continue;
+            }
+            if still_queued.contains(&sealed_doc::row_id(&self.keys, doc)[..]) {
                 continue;
             }
             match self.mark_acknowledged_in(&tx, doc) {
@@ -270,6 +272,7 @@ impl Vault {
         Ok(())
     }
 
+    /// (queued change sets, their sealed bytes).
     pub fn outbox_size(&self) -> Result<(u64, u64)> {
         rows::outbox_size(&self.lock())
     }
@@ -284,14 +287,11 @@ fn row_id(bytes: &[u8]) -> Result<rows::RowId> {
 #[cfg(test)]
 mod tests {
     use crate::model::BearSighting;
-    use crate::vault::Vault;
-    use crate::{sample_data, Argon2Params, PassphraseKeyProvider, VaultOptions};
+    use crate::vault::test_support;
 
     #[test]
     fn outbox_batches_stop_at_the_byte_budget_but_never_come_back_empty() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
-        let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-1")).expect("create");
+        let (_tmp, v) = test_support::vault("staff-1");
         v.enable_sync(&super::SyncSettings {
             relay_url: "http://127.0.0.1:9".into(),
             workspace_id: "ws".into(),
@@ -304,10 +304,7 @@ mod tests {
         })
         .expect("sync on");
         for _ in 0..5 {
-            v.insert(sample_data::bear_sighting(
-                v.new_envelope::<BearSighting>("011002"),
-            ))
-            .expect("insert");
+            test_support::bear(&v);
         }
         let all = v.outbox_items(100, usize::MAX).expect("all");
         assert_eq!(all.len(), 5);

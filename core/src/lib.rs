@@ -15,6 +15,7 @@ pub mod error;
 pub mod key_provider;
 pub mod model;
 mod mutex;
+mod parallel;
 pub mod photo;
 pub mod sample_data;
 pub mod store;

@@ -41,6 +41,15 @@ pub fn get_document(conn: &Connection, doc: &RowId) -> Result<Option<DocumentRow
         .optional()?)
 }
 
+/// Whether a document row exists for `doc` (without reading it).
+pub fn document_exists(conn: &Connection, doc: &RowId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM documents WHERE doc = ?1")?
+        .query_row([&doc[..]], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Inserts a new document row; false if one already exists for `doc`.
 pub fn insert_document(
     conn: &Connection,

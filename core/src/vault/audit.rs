@@ -452,21 +452,6 @@ impl Vault {
             pending_photos,
             reported_at: self.options.clock.now(),
         };
-        let same_report = |old: &Option<DeviceReport>, new: &DeviceReport| {
-            old.as_ref().is_some_and(|o| {
-                (
-                    &o.staff_id,
-                    &o.app_version,
-                    o.pending_changes,
-                    o.pending_photos,
-                ) == (
-                    &new.staff_id,
-                    &new.app_version,
-                    new.pending_changes,
-                    new.pending_photos,
-                )
-            })
-        };
         let doc_id = match self.sealed_json_in::<DocumentId>(&tx, LOG_DOC)? {
             Some(id) => id,
             None => {
@@ -484,14 +469,7 @@ impl Vault {
             }
         };
         let count = fresh.len();
-        self.update_in::<AuditLog, _>(&tx, &doc_id, move |log| {
-            log.entries.extend(fresh);
-            // Only a changed report is a change (not its time), so an idle
-            // device does not push a new version at every sync.
-            if !same_report(&log.report, &report) {
-                log.report = Some(report);
-            }
-        })?;
+        self.append_to_audit_log_in(&tx, &doc_id, &fresh, report)?;
         self.put_sealed_json_in(&tx, PUBLISHED, &(published + count as u64))?;
         tx.commit()?;
         Ok(count)

@@ -2,7 +2,7 @@
 use automerge::{transaction::CommitOptions, AutoCommit};
 use rusqlite::Connection;
 
-use super::field_reader::{hydrate_envelope, hydrate_fields};
+use super::field_reader::hydrate_fields;
 use super::header::{Header, ListFilter, Listing, HEADER_VERSION};
 use super::history::{self, ChangeNote, HistoryEntry};
 use super::sealed_doc::{self, StoredDoc};
@@ -16,7 +16,7 @@ use crate::model::{
 use crate::store::{self, rows};
 
 /// Reads a typed document (one pass per object, see [`hydrate_fields`]).
-fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
+pub(super) fn hydrate<T: DocumentBody>(doc: &AutoCommit, id: &DocumentId) -> Result<T> {
     hydrate_fields(doc).map_err(|_| Error::Corrupted(format!("the content of document {id}")))
 }
 
@@ -48,7 +48,7 @@ fn reconcile<T: DocumentBody>(doc: &mut AutoCommit, body: &T) -> Result<()> {
 }
 
 /// Rebuilds the list-view fields of a header from the document's envelope.
-fn refresh_header(header: &mut Header, envelope: &Envelope, title: String) {
+pub(super) fn refresh_header(header: &mut Header, envelope: &Envelope, title: String) {
     header.kind = envelope.kind;
     header.schema_version = envelope.schema_version;
     header.title = title;
@@ -59,7 +59,7 @@ fn refresh_header(header: &mut Header, envelope: &Envelope, title: String) {
     header.photo_count = u32::try_from(envelope.photos.len()).unwrap_or(u32::MAX);
 }
 
-fn new_header(envelope: &Envelope, title: String) -> Header {
+pub(super) fn new_header(envelope: &Envelope, title: String) -> Header {
     let mut header = Header {
         v: HEADER_VERSION,
         id: envelope.id,
@@ -93,7 +93,7 @@ impl Vault {
         )
     }
 
-    fn note(&self, op: &str, fields: Vec<String>) -> CommitOptions {
+    pub(super) fn note(&self, op: &str, fields: Vec<String>) -> CommitOptions {
         let note = ChangeNote {
             op: op.into(),
             staff: self.options.staff_id.clone(),
@@ -149,7 +149,12 @@ impl Vault {
         Ok(id)
     }
 
-    fn new_stored(&self, row: rows::RowId, header: Header, doc: AutoCommit) -> Result<StoredDoc> {
+    pub(super) fn new_stored(
+        &self,
+        row: rows::RowId,
+        header: Header,
+        doc: AutoCommit,
+    ) -> Result<StoredDoc> {
         let key = std::sync::Arc::new(DocKey::generate()?);
         let wrapped = sealed_doc::wrap_doc_key(&self.keys, &row, &key)?;
         Ok(StoredDoc {
@@ -377,137 +382,6 @@ impl Vault {
         let conn = self.lock();
         let mut stored = sealed_doc::load(&conn, &self.keys, &self.key_cache, id)?;
         Ok(stored.doc.save())
-    }
-
-    /// Merges changes from another replica (Automerge document or change
-    /// bytes). Creates the document if it is new here. Bytes that are not a
-    /// valid document of a known kind are refused and nothing is stored.
-    pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
-        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
-        let incoming = AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
-        let envelope: Envelope = hydrate_envelope(&incoming)
-            .map_err(|_| invalid("the data has no readable document envelope"))?;
-        self.merge_changes_for(&envelope.id, bytes, false)?;
-        self.record_audit(AuditAction::Merged, Some(&envelope.id), "")?;
-        Ok(envelope.id)
-    }
-
-    /// Merges change bytes into document `id`: incremental changes when the
-    /// document exists here, a whole document otherwise. Changes pulled from
-    /// the relay are not queued back to it, and documents purged here are not
-    /// brought back (they return `Ok(false)`).
-    pub(crate) fn merge_changes_for(
-        &self,
-        id: &DocumentId,
-        bytes: &[u8],
-        from_relay: bool,
-    ) -> Result<bool> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let merged = self.merge_in(&tx, id, bytes, from_relay)?;
-        tx.commit()?;
-        Ok(merged)
-    }
-
-    /// Merges a page of entries from the relay in one transaction (one disk
-    /// sync instead of one per entry). Each entry runs under its own
-    /// savepoint, so a refused entry is rolled back alone and reported in its
-    /// slot while the others are kept.
-    pub(crate) fn merge_batch_from_relay(
-        &self,
-        items: &[(DocumentId, &[u8])],
-    ) -> Result<Vec<Result<bool>>> {
-        let mut conn = self.lock();
-        let mut tx = conn.transaction()?;
-        let mut out = Vec::with_capacity(items.len());
-        for (id, bytes) in items {
-            let sp = tx.savepoint()?;
-            match self.merge_in(&sp, id, bytes, true) {
-                Ok(merged) => {
-                    sp.commit()?;
-                    out.push(Ok(merged));
-                }
-                // Dropping the savepoint rolls this entry back.
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        if let Err(e) = tx.commit() {
-            // Keys unwrapped from rows that were never committed must not
-            // outlive the failed transaction.
-            self.key_cache.lock().clear();
-            return Err(e.into());
-        }
-        Ok(out)
-    }
-
-    fn merge_in(
-        &self,
-        tx: &Connection,
-        id: &DocumentId,
-        bytes: &[u8],
-        from_relay: bool,
-    ) -> Result<bool> {
-        let invalid = |why: &str| Error::InvalidInput(format!("merge refused: {why}"));
-        let row = sealed_doc::row_id(&self.keys, id);
-        if from_relay && rows::is_purged(tx, &row)? {
-            return Ok(false);
-        }
-        // `new_here`: the document did not exist here and was loaded from
-        // exactly `bytes`, so those bytes can be stored as they are.
-        let (mut stored, new_here) = match sealed_doc::load(tx, &self.keys, &self.key_cache, id) {
-            Ok(mut stored) => {
-                stored.doc.set_actor(self.actor.clone());
-                stored
-                    .doc
-                    .load_incremental(bytes)
-                    .map_err(|_| invalid("the changes do not apply"))?;
-                (stored, false)
-            }
-            Err(Error::NotFound(_)) => {
-                let mut doc =
-                    AutoCommit::load(bytes).map_err(|_| invalid("not valid Automerge data"))?;
-                let envelope: Envelope = hydrate_envelope(&doc)
-                    .map_err(|_| invalid("the data has no readable document envelope"))?;
-                if envelope.id != *id {
-                    return Err(invalid("the data belongs to another document"));
-                }
-                doc.set_actor(self.actor.clone());
-                let header = new_header(&envelope, String::new());
-                (self.new_stored(row, header, doc)?, true)
-            }
-            Err(e) => return Err(e),
-        };
-        let schema = || invalid("the merged document does not match its schema");
-        let (envelope, title, merged) = if stored.header.kind == DocumentKind::AuditLog {
-            let log: AuditLog = hydrate(&stored.doc, id).map_err(|_| schema())?;
-            let title = log.title();
-            (log.envelope, title, None)
-        } else {
-            let any = hydrate_any(&stored.doc, stored.header.kind, id).map_err(|_| schema())?;
-            (any.envelope().clone(), any.title(), Some(any))
-        };
-        if envelope.kind != stored.header.kind || envelope.id != *id {
-            return Err(invalid(
-                "the document kind or id differs from the stored one",
-            ));
-        }
-        refresh_header(&mut stored.header, &envelope, title);
-        if let Some(AnyDocument::TaxAssist(t)) = &merged {
-            if is_filed(t.envelope.status) {
-                self.forget_my_number_in(tx, &stored.row)?;
-            }
-        }
-        let outbox = !from_relay && self.outbox_enabled();
-        if new_here && !outbox {
-            stored.persist_received(tx, self.options.compact_every, bytes)?;
-        } else {
-            stored.persist(tx, self.options.compact_every, outbox)?;
-        }
-        if from_relay && !envelope.photos.is_empty() {
-            let photos = &envelope.photos;
-            self.queue_missing_photo_downloads(tx, &stored.row, &stored.key, id, photos)?;
-        }
-        Ok(true)
     }
 
     /// Rewrites a document as a single encrypted snapshot.

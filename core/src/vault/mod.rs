@@ -4,6 +4,7 @@
 //! whole duration, so operations are serialised and each write is one SQLite
 //! transaction (a crash leaves either the old or the new state).
 mod audit;
+mod audit_publish;
 mod audit_record;
 pub(crate) mod documents;
 mod field_diff;
@@ -11,6 +12,7 @@ mod field_reader;
 pub(crate) mod header;
 mod history;
 mod lease;
+mod merge;
 mod minimal_puts;
 pub use field_reader::hydrate_fields;
 pub use minimal_puts::reconcile_changes;

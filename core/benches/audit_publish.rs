@@ -1,0 +1,94 @@
+//! Publishing the audit log as it grows, side by side with what it replaced.
+//!
+//! A device publishes its new audit entries into its `AuditLog` document at
+//! every sync. For logs of growing length, this bench appends 10 entries and
+//! times, in one run:
+//! * **vault**: `Vault::publish_audit` (the append path: new entries spliced
+//!   at the end of the list, sealed, stored and queued for sync);
+//! * **whole-log reconcile**: the Automerge work of the previous
+//!   implementation on the same log (load, hydrate the whole log, add the
+//!   entries, reconcile the whole log with minimal puts, save the
+//!   increment), without any sealing or storage;
+//! * **load only**: `AutoCommit::load` of the log, the part of both that
+//!   grows with the log (the floor for any approach that keeps one document).
+//!
+//! Medians of `ROUNDS`. Run: `cargo bench -p fieldvault --bench audit_publish`.
+use std::time::{Duration, Instant};
+
+use automerge::AutoCommit;
+use fieldvault::model::{AuditAction, AuditLog};
+use fieldvault::vault::reconcile_changes;
+use fieldvault::{Argon2Params, PassphraseKeyProvider, Vault, VaultOptions};
+
+const SIZES: [usize; 4] = [1_000, 5_000, 10_000, 20_000];
+const APPEND: usize = 10;
+const ROUNDS: usize = 5;
+
+fn median(mut d: Vec<Duration>) -> Duration {
+    d.sort();
+    d[d.len() / 2]
+}
+
+fn record(v: &Vault, n: usize) {
+    for _ in 0..n {
+        v.record_audit(AuditAction::Exported, None, "csv")
+            .expect("record");
+    }
+}
+
+fn log_bytes(v: &Vault) -> Vec<u8> {
+    let id = v.audit_log_document().expect("id").expect("published");
+    v.export_changes(&id).expect("export")
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let keys = PassphraseKeyProvider::with_params("pw", Argon2Params::insecure_for_tests());
+    let v = Vault::create(tmp.path(), &keys, VaultOptions::new("staff-1")).expect("create");
+    println!(
+        "{:>8} | {:>10} | {:>20} | {:>10} | {:>8}",
+        "entries", "vault", "whole-log reconcile", "load only", "ratio"
+    );
+    let mut have = 0;
+    for size in SIZES {
+        record(&v, size - have);
+        v.publish_audit().expect("publish");
+        have = size;
+        let (mut vault, mut whole, mut load) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            // The previous implementation's work on the same log.
+            let bytes = log_bytes(&v);
+            let start = Instant::now();
+            let mut doc = AutoCommit::load(&bytes).expect("load");
+            let heads = doc.get_heads();
+            let mut log: AuditLog = autosurgeon::hydrate(&doc).expect("hydrate");
+            let extra = log.entries[..APPEND].to_vec();
+            log.entries.extend(extra);
+            reconcile_changes(&mut doc, &log).expect("reconcile");
+            doc.commit();
+            let _ = doc.save_after(&heads);
+            whole.push(start.elapsed());
+
+            let start = Instant::now();
+            let _ = AutoCommit::load(&bytes).expect("load");
+            load.push(start.elapsed());
+
+            record(&v, APPEND);
+            let start = Instant::now();
+            assert_eq!(v.publish_audit().expect("publish"), APPEND);
+            vault.push(start.elapsed());
+            have += APPEND;
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (vault, whole, load) = (median(vault), median(whole), median(load));
+        println!(
+            "{:>8} | {:>7.1} ms | {:>17.1} ms | {:>7.1} ms | {:>7.2}x",
+            size,
+            ms(vault),
+            ms(whole),
+            ms(load),
+            ms(whole) / ms(vault)
+        );
+    }
+    println!("ratio = whole-log reconcile / vault (higher is better for the vault)");
+}

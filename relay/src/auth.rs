@@ -2,15 +2,16 @@
 //! `wire::signing_bytes`, timestamp window, nonce replay), the operator token,
 //! and roles.
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use fieldvault::sync::wire::{self, b64, Role};
 use ring::signature::{UnparsedPublicKey, ED25519};
 
 use crate::error::ApiError;
-use crate::extract::{read_body, valid_id};
-use crate::server::AppState;
+use crate::extract::{read_body, valid_id, SMALL_BODY};
+use crate::server::{App, AppState};
 use crate::store::{constant_time_eq, sha256, DeviceLookup};
 
 /// Whether a revoked device may make this request (only the wipe receipt).
@@ -26,6 +27,39 @@ pub struct Authed {
     pub role: Role,
     pub revoked: bool,
     pub body: Bytes,
+    /// The request's URI (for its query string).
+    pub uri: Uri,
+}
+
+/// Extractor for a device-signed request to a workspace route
+/// (`/v1/workspaces/{ws}/...`): runs [`signed`] with a body of at most
+/// `LIMIT` bytes; `ALLOW_REVOKED` only for the wipe receipt. Use it as the
+/// handler's last argument (it consumes the body).
+pub struct Signed<const LIMIT: usize = SMALL_BODY, const ALLOW_REVOKED: bool = false>(pub Authed);
+
+impl<const LIMIT: usize, const ALLOW_REVOKED: bool> FromRequest<App>
+    for Signed<LIMIT, ALLOW_REVOKED>
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let path = RawPathParams::from_request_parts(&mut parts, app)
+            .await
+            .map_err(|_| ApiError::not_found("no such workspace"))?;
+        let ws = path
+            .iter()
+            .find_map(|(name, value)| (name == "ws").then(|| value.to_owned()))
+            .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+        let revoked = if ALLOW_REVOKED {
+            RevokedDevices::Allow
+        } else {
+            RevokedDevices::Refuse
+        };
+        signed(app, &ws, &parts, body, LIMIT, revoked)
+            .await
+            .map(Signed)
+    }
 }
 
 impl Authed {
@@ -59,7 +93,7 @@ pub fn now_ms() -> i64 {
 /// headers and clock (401) → body (413) → workspace (404) and device (401) →
 /// signature (401) → nonce (401 `replayed`; also records `last_seen`) →
 /// revocation (403 `revoked`).
-pub async fn signed(
+async fn signed(
     app: &AppState,
     ws: &str,
     parts: &Parts,
@@ -124,6 +158,7 @@ pub async fn signed(
         role: device.role,
         revoked: device.revoked,
         body,
+        uri: parts.uri.clone(),
     })
 }
 

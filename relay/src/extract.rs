@@ -35,8 +35,8 @@ where
     }
 }
 
-pub fn query<T: DeserializeOwned>(parts: &Parts) -> Result<T, ApiError> {
-    Query::<T>::try_from_uri(&parts.uri)
+pub fn query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
         .map(|Query(value)| value)
         .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
 }

@@ -1,14 +1,14 @@
 //! Photo blobs: sealed chunks (idempotent PUT), status for resuming, chunk GET.
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fieldvault::sync::wire::{self, b64};
 use serde::Deserialize;
 
 use super::json;
-use crate::auth::{self, now_ms, RevokedDevices};
+use crate::auth::{now_ms, Signed};
 use crate::error::ApiError;
-use crate::extract::{self, check_len, PathParams, SMALL_BODY};
+use crate::extract::{self, check_len, PathParams};
 use crate::server::App;
 use crate::store::NewChunk;
 
@@ -32,19 +32,9 @@ struct ChunkQuery {
 pub async fn put_chunk(
     State(app): State<App>,
     PathParams((ws, blob, index)): PathParams<(String, String, u32)>,
-    req: Request,
+    Signed(authed): Signed<{ wire::MAX_CHUNK_BODY }>,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(
-        &app,
-        &ws,
-        &parts,
-        body,
-        wire::MAX_CHUNK_BODY,
-        RevokedDevices::Refuse,
-    )
-    .await?;
-    let q: ChunkQuery = extract::query(&parts)?;
+    let q: ChunkQuery = extract::query(&authed.uri)?;
     let blob_id = blob_id(&blob)?;
     if !(1..=MAX_CHUNKS).contains(&q.count) {
         return Err(ApiError::bad_request(format!(
@@ -78,10 +68,8 @@ pub async fn put_chunk(
 pub async fn status(
     State(app): State<App>,
     PathParams((ws, blob)): PathParams<(String, String)>,
-    req: Request,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let blob_id = blob_id(&blob)?;
     match app.store.blob_statuses(&ws, vec![blob_id]).await?.pop() {
         Some(Some(status)) => Ok(json(StatusCode::OK, &status)),
@@ -95,10 +83,8 @@ pub async fn status(
 pub async fn statuses(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let query: wire::BlobStatusQuery = extract::json(&authed.body)?;
     if query.blob_ids.len() > wire::MAX_BLOB_STATUS_IDS {
         return Err(ApiError::PayloadTooLarge(format!(
@@ -117,10 +103,8 @@ pub async fn statuses(
 pub async fn get_chunk(
     State(app): State<App>,
     PathParams((ws, blob, index)): PathParams<(String, String, u32)>,
-    req: Request,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let blob_id = blob_id(&blob)?;
     let chunk = app
         .store

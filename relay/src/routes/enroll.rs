@@ -6,7 +6,7 @@ use fieldvault::sync::wire::{Enroll, IssueCode};
 
 use super::json;
 use super::workspaces::check_device_keys;
-use crate::auth::{self, now_ms, RevokedDevices};
+use crate::auth::{now_ms, Signed};
 use crate::error::ApiError;
 use crate::extract::{self, check_len, check_text, valid_id, PathParams, SMALL_BODY};
 use crate::messages::{CodeIssued, Enrolled};
@@ -20,10 +20,8 @@ pub const MAX_CODE_VALIDITY_MS: i64 = 30 * 24 * 3600 * 1000;
 pub async fn issue_code(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     authed.require_admin()?;
     let code: IssueCode = extract::json(&authed.body)?;
     check_len(&code.code_id, 16, "code_id")?;

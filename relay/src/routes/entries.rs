@@ -1,14 +1,14 @@
 //! Sealed document entries: push (idempotent on entry_id) and pull by cursor.
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use fieldvault::sync::wire::{self, PushEntries, PushResult};
 use serde::Deserialize;
 
 use super::json;
-use crate::auth::{self, now_ms, RevokedDevices};
+use crate::auth::{now_ms, Signed};
 use crate::error::ApiError;
-use crate::extract::{self, check_len, PathParams, SMALL_BODY};
+use crate::extract::{self, check_len, PathParams};
 use crate::server::App;
 
 /// Pull page size when `limit` is absent.
@@ -19,18 +19,8 @@ pub const DEFAULT_PULL_LIMIT: u32 = 100;
 pub async fn push(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed<{ wire::MAX_ENTRIES_BODY }>,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(
-        &app,
-        &ws,
-        &parts,
-        body,
-        wire::MAX_ENTRIES_BODY,
-        RevokedDevices::Refuse,
-    )
-    .await?;
     let push: PushEntries = extract::json(&authed.body)?;
     if push.entries.len() > wire::MAX_ENTRIES_PER_PUSH {
         return Err(ApiError::PayloadTooLarge(format!(
@@ -68,11 +58,9 @@ struct PullQuery {
 pub async fn pull(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
-    let q: PullQuery = extract::query(&parts)?;
+    let q: PullQuery = extract::query(&authed.uri)?;
     let after = q.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::bad_request("after must be ≥ 0"));

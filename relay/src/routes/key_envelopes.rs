@@ -1,16 +1,14 @@
 //! Workspace keys wrapped for one device: posted by the admin, fetched by the device.
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldvault::sync::wire::{KeyEnvelope, KeyEnvelopes};
 use serde::Deserialize;
 
 use super::json;
-use crate::auth::{self, RevokedDevices};
+use crate::auth::Signed;
 use crate::error::ApiError;
-use crate::extract::{
-    self, check_id, check_len, check_len_range, PathParams, ENVELOPES_BODY, SMALL_BODY,
-};
+use crate::extract::{self, check_id, check_len, check_len_range, PathParams, ENVELOPES_BODY};
 use crate::server::App;
 
 /// Most envelopes in one request.
@@ -29,18 +27,8 @@ enum EnvelopesBody {
 pub async fn post(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed<{ ENVELOPES_BODY }>,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(
-        &app,
-        &ws,
-        &parts,
-        body,
-        ENVELOPES_BODY,
-        RevokedDevices::Refuse,
-    )
-    .await?;
     authed.require_admin()?;
     let mut envelopes = match extract::json::<EnvelopesBody>(&authed.body).map_err(|_| {
         ApiError::bad_request("malformed JSON body: expected a list of key envelopes")
@@ -73,10 +61,8 @@ pub async fn post(
 pub async fn get(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let envelopes = app.store.key_envelopes(&ws, &authed.device_id).await?;
     Ok(json(StatusCode::OK, &KeyEnvelopes { envelopes }))
 }

@@ -1,12 +1,12 @@
 //! Revocation and key rotation (issue #5): revoke a device, start the next
 //! epoch, and the wipe receipt — the one request a revoked device may make.
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldvault::sync::wire::{EpochBump, WipeReceipt};
 
 use super::json;
-use crate::auth::{self, now_ms, RevokedDevices};
+use crate::auth::{now_ms, Signed};
 use crate::error::ApiError;
 use crate::extract::{self, check_len_range, PathParams, SMALL_BODY};
 use crate::messages::EpochStarted;
@@ -17,10 +17,8 @@ use crate::server::App;
 pub async fn revoke(
     State(app): State<App>,
     PathParams((ws, device_id)): PathParams<(String, String)>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     authed.require_admin()?;
     if device_id == authed.device_id {
         return Err(ApiError::bad_request("a device cannot revoke itself"));
@@ -36,10 +34,8 @@ pub async fn revoke(
 pub async fn bump_epoch(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     authed.require_admin()?;
     let bump: EpochBump = extract::json(&authed.body)?;
     let current_epoch = app.store.bump_epoch(&ws, bump.epoch).await?;
@@ -51,10 +47,8 @@ pub async fn bump_epoch(
 pub async fn wipe_receipt(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    Signed(authed): Signed<SMALL_BODY, true>,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let authed = auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Allow).await?;
     let receipt: WipeReceipt = extract::json(&authed.body)?;
     check_len_range(&receipt.receipt, 1, 16 * 1024, "receipt")?;
     if !authed.revoked {

@@ -5,7 +5,7 @@ use axum::response::Response;
 use fieldvault::sync::wire::{self, CreateWorkspace};
 
 use super::json;
-use crate::auth::{self, now_ms, RevokedDevices};
+use crate::auth::{self, now_ms, Signed};
 use crate::error::ApiError;
 use crate::extract::{self, check_id, check_len, check_text, PathParams, SMALL_BODY};
 use crate::messages::{Health, WorkspaceCreated};
@@ -62,10 +62,8 @@ pub async fn create(State(app): State<App>, req: Request) -> Result<Response, Ap
 pub async fn status(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
-    req: Request,
+    _signed: Signed,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    auth::signed(&app, &ws, &parts, body, SMALL_BODY, RevokedDevices::Refuse).await?;
     let (current_epoch, lease_hours) = app.store.workspace_status(&ws).await?;
     Ok(json(
         StatusCode::OK,

@@ -21,6 +21,11 @@ use crate::model::{AnyDocument, AuditAction, AuditLog, DocumentId, DocumentKind,
 use crate::parallel::map_on_cores;
 use crate::store::rows;
 
+/// Entries of a pulled page prepared together: enough to keep four cores
+/// busy, few enough that the loaded documents held at once stay small
+/// (a page may hold 1,000 entries).
+const PREPARE_WINDOW: usize = 128;
+
 fn refused(why: &str) -> Error {
     Error::InvalidInput(format!("merge refused: {why}"))
 }
@@ -117,25 +122,30 @@ impl Vault {
         items: &[(DocumentId, &[u8])],
     ) -> Result<Vec<Result<bool>>> {
         let mut conn = self.lock();
-        // The connection stays locked until the commit, so which documents
-        // are new here cannot change between preparing and merging them.
-        let mut prepared = self.prepare_new_documents(&conn, items)?;
         let mut tx = conn.transaction()?;
         let mut out = Vec::with_capacity(items.len());
-        for ((id, bytes), prepared) in items.iter().zip(prepared.iter_mut()) {
-            let sp = tx.savepoint()?;
-            let result = match prepared.take() {
-                Some(Ok(new)) => self.merge_new(&sp, id, bytes, new, true),
-                Some(Err(e)) => Err(e),
-                None => self.merge_in(&sp, id, bytes, true),
-            };
-            match result {
-                Ok(merged) => {
-                    sp.commit()?;
-                    out.push(Ok(merged));
+        // Windows bound how many loaded documents are held at once. The
+        // connection stays locked until the commit, so which documents are
+        // new here cannot change between preparing and merging them; a
+        // document written by an earlier window is found by the next one's
+        // check (same transaction).
+        for window in items.chunks(PREPARE_WINDOW) {
+            let mut prepared = self.prepare_new_documents(&tx, window)?;
+            for ((id, bytes), prepared) in window.iter().zip(prepared.iter_mut()) {
+                let sp = tx.savepoint()?;
+                let result = match prepared.take() {
+                    Some(Ok(new)) => self.merge_new(&sp, id, bytes, new, true),
+                    Some(Err(e)) => Err(e),
+                    None => self.merge_in(&sp, id, bytes, true),
+                };
+                match result {
+                    Ok(merged) => {
+                        sp.commit()?;
+                        out.push(Ok(merged));
+                    }
+                    // Dropping the savepoint rolls this entry back.
+                    Err(e) => out.push(Err(e)),
                 }
-                // Dropping the savepoint rolls this entry back.
-                Err(e) => out.push(Err(e)),
             }
         }
         if let Err(e) = tx.commit() {
@@ -281,8 +291,10 @@ mod tests {
     fn a_mixed_page_merges_every_entry_in_its_own_slot() {
         let (_tmp_a, source) = vault("source");
         let (_tmp_b, v) = vault("target");
-        // Enough new documents that the page is prepared on several threads.
-        let fresh: Vec<DocumentId> = (0..40).map(|_| bear(&source)).collect();
+        // Enough new documents that the page is prepared on several threads
+        // and spans two windows (the last entry, a later edit of a document
+        // new in the first window, lands in the second).
+        let fresh: Vec<DocumentId> = (0..PREPARE_WINDOW + 12).map(|_| bear(&source)).collect();
         let fresh_bytes: Vec<Vec<u8>> = fresh
             .iter()
             .map(|id| source.export_changes(id).expect("export"))

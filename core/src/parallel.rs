@@ -29,7 +29,7 @@ pub(crate) fn map_on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
         let helpers: Vec<_> = slices
             .map(|slice| {
                 let spawned = std::thread::Builder::new()
-                    .name("fieldvault-merge".into())
+                    .name("fieldvault-worker".into())
                     .spawn_scoped(scope, move || slice.iter().map(f).collect::<Vec<R>>());
                 (slice, spawned.ok())
             })

@@ -84,7 +84,7 @@ impl Vault {
             });
         }
         let corrupted = || Error::Corrupted(format!("the audit log document {id}"));
-        let write = |e: autosurgeon::ReconcileError| {
+        let write = |e: &dyn std::fmt::Display| {
             Error::Internal(format!("could not append to the audit log: {e}"))
         };
         let doc = &mut stored.doc;
@@ -100,18 +100,19 @@ impl Vault {
             let list = object_at(doc, &ROOT, "entries", ObjType::List).ok_or_else(corrupted)?;
             let end = doc.length(&list);
             doc.splice(&list, end, 0, as_values(fresh)?)
-                .map_err(|e| Error::Internal(format!("could not append to the audit log: {e}")))?;
+                .map_err(|e| write(&e))?;
             fields.push("entries".to_string());
         }
         if report_changed {
-            autosurgeon::reconcile_prop(doc, ROOT, "report", Some(report)).map_err(write)?;
+            autosurgeon::reconcile_prop(doc, ROOT, "report", Some(report))
+                .map_err(|e| write(&e))?;
             fields.push("report".to_string());
         }
         let now = self.options.clock.now();
         let envelope = object_at(doc, &ROOT, "envelope", ObjType::Map).ok_or_else(corrupted)?;
-        autosurgeon::reconcile_prop(doc, &envelope, "updated_at", &now).map_err(write)?;
+        autosurgeon::reconcile_prop(doc, &envelope, "updated_at", &now).map_err(|e| write(&e))?;
         autosurgeon::reconcile_prop(doc, &envelope, "device_id", self.device_id())
-            .map_err(write)?;
+            .map_err(|e| write(&e))?;
         doc.commit_with(self.note("edit", fields));
         stored.header.updated_at = now;
         stored.persist(tx, self.options.compact_every, self.outbox_enabled())?;

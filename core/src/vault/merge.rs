@@ -72,10 +72,16 @@ struct NewDocument {
     validated: Validated,
 }
 
-fn load_new(id: &DocumentId, bytes: &[u8]) -> Result<NewDocument> {
+/// Loads bytes that must form a whole document, with its envelope.
+fn load_with_envelope(bytes: &[u8]) -> Result<(AutoCommit, Envelope)> {
     let doc = AutoCommit::load(bytes).map_err(|_| refused("not valid Automerge data"))?;
-    let envelope: Envelope = hydrate_envelope(&doc)
+    let envelope = hydrate_envelope(&doc)
         .map_err(|_| refused("the data has no readable document envelope"))?;
+    Ok((doc, envelope))
+}
+
+fn load_new(id: &DocumentId, bytes: &[u8]) -> Result<NewDocument> {
+    let (doc, envelope) = load_with_envelope(bytes)?;
     if envelope.id != *id {
         return Err(refused("the data belongs to another document"));
     }
@@ -88,9 +94,7 @@ impl Vault {
     /// bytes). Creates the document if it is new here. Bytes that are not a
     /// valid document of a known kind are refused and nothing is stored.
     pub fn merge_changes(&self, bytes: &[u8]) -> Result<DocumentId> {
-        let incoming = AutoCommit::load(bytes).map_err(|_| refused("not valid Automerge data"))?;
-        let envelope: Envelope = hydrate_envelope(&incoming)
-            .map_err(|_| refused("the data has no readable document envelope"))?;
+        let (_, envelope) = load_with_envelope(bytes)?;
         self.merge_changes_for(&envelope.id, bytes, false)?;
         self.record_audit(AuditAction::Merged, Some(&envelope.id), "")?;
         Ok(envelope.id)

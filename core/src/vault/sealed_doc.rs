@@ -267,6 +267,7 @@ impl StoredDoc {
     /// With `outbox`, the same changes are queued for the relay (sealed under the
     /// document key until they are pushed). Runs inside the caller's
     /// transaction. Returns false when nothing changed.
+    ///
     /// A new document's first row (and its first outbox entry) holds the
     /// whole document in Automerge's compressed document format: about a
     /// third smaller than the same changes as change chunks, and about 1.5×

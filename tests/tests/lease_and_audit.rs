@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use automerge::AutoCommit;
 use fieldvault::model::{
-    AuditAction, AuditLog, AuditProblemKind, BearSighting, DocumentKind, TaxAssist,
+    AuditAction, AuditLog, AuditProblemKind, BearSighting, DocumentId, DocumentKind, TaxAssist,
+    AUDIT_SEGMENT_ENTRIES,
 };
 use fieldvault::sample_data as s;
 use fieldvault::{Error, ManualClock, VaultOptions};
@@ -97,7 +98,23 @@ fn rewrite_own_log(device: &Device, edit: impl FnOnce(&mut AuditLog)) {
         .audit_log_document()
         .expect("doc")
         .expect("published");
-    let (mut doc, mut log) = hydrate_log(&device.vault.export_changes(&id).expect("export"));
+    rewrite_segment(device, &id, edit);
+}
+
+/// Recomputes the links and hashes of `log`'s entries from index `from` on,
+/// as a forger would to keep a rewritten chain self-consistent.
+fn rehash_from(log: &mut AuditLog, from: usize) {
+    let mut prev = log.entries[from - 1].hash.clone();
+    for e in log.entries.iter_mut().skip(from) {
+        e.prev_hash = prev;
+        e.hash = e.compute_hash();
+        prev = e.hash.clone();
+    }
+}
+
+/// The same for one segment `id` of its log.
+fn rewrite_segment(device: &Device, id: &DocumentId, edit: impl FnOnce(&mut AuditLog)) {
+    let (mut doc, mut log) = hydrate_log(&device.vault.export_changes(id).expect("export"));
     edit(&mut log);
     autosurgeon::reconcile(&mut doc, &log).expect("reconcile");
     device.vault.merge_changes(&doc.save()).expect("merge");
@@ -164,12 +181,7 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     // it, so its chain is self-consistent: the admin's witness catches it.
     rewrite_own_log(hall, |log| {
         log.entries[3].action = AuditAction::Opened;
-        let mut prev = log.entries[2].hash.clone();
-        for e in log.entries.iter_mut().skip(3) {
-            e.prev_hash = prev;
-            e.hash = e.compute_hash();
-            prev = e.hash.clone();
-        }
+        rehash_from(log, 3);
     });
     hall.sync().await;
     admin.sync().await;
@@ -189,6 +201,46 @@ async fn audit_logs_reach_the_admin_who_detects_tampering() {
     assert!(kinds.contains(&AuditProblemKind::BrokenLink), "{kinds:?}");
     // The device's own sealed chain on disk is untouched by all this.
     assert!(v.verify_audit_log().expect("verify").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_log_reaches_the_admin_in_segments_that_verify_as_one_chain() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (admin, members) = workspace(root.path(), &relay.url, &["hall"]).await;
+    let hall = &members[0];
+    let v = &hall.vault;
+    let bear = insert_sample(v, 0);
+    // A season of exports: more than one segment.
+    let extra = usize::try_from(AUDIT_SEGMENT_ENTRIES).expect("size") + 300;
+    v.record_audits(AuditAction::Exported, &vec![bear; extra], "csv")
+        .expect("exports");
+    hall.sync().await;
+    admin.sync().await;
+
+    let log = log_of(&admin, &v.device_id());
+    assert_eq!(log.documents.len(), 2, "two segments");
+    assert_eq!(log.entries, v.audit_log().expect("local"));
+    assert!(log.problems.is_empty(), "{:?}", log.problems);
+    assert_eq!(
+        log.report.as_ref().map(|r| r.staff_id.as_str()),
+        Some("staff-hall")
+    );
+
+    // Rewriting the full, older segment consistently within itself (every
+    // hash recomputed) no longer links to the next segment.
+    rewrite_segment(hall, &log.documents[0], |segment| {
+        segment.entries[5].detail = "pdf".into();
+        rehash_from(segment, 5);
+    });
+    hall.sync().await;
+    admin.sync().await;
+    let log = log_of(&admin, &v.device_id());
+    let problems: Vec<_> = log.problems.iter().map(|p| (p.seq, p.reason)).collect();
+    assert_eq!(
+        problems,
+        vec![(AUDIT_SEGMENT_ENTRIES, AuditProblemKind::BrokenLink)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,15 +191,27 @@ pub struct DeviceReport {
     pub reported_at: Timestamp,
 }
 
-/// The published log of one device.
+/// Entries per published segment of a device's log (see the module docs).
+/// A device publishes into its latest segment until it holds this many, then
+/// starts the next one; a segment written by an older version may hold more.
+pub const AUDIT_SEGMENT_ENTRIES: u64 = 2_000;
+
+/// One published segment of a device's log: the entries from `first_seq` on
+/// (the first segment, and logs published before segments existed, from 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct AuditLog {
     pub envelope: Envelope,
     /// The device whose actions this log records.
     pub device_id: String,
+    /// Chain position of `entries[0]`; the chain itself (each entry's
+    /// `prev_hash`) links a segment to the one before it.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub first_seq: u64,
     pub entries: Vec<AuditEntry>,
     /// The device's latest self-report (see [`DeviceReport`]).
     #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
     pub report: Option<DeviceReport>,
 }
 
@@ -267,6 +279,41 @@ mod tests {
                 e
             })
             .collect()
+    }
+
+    /// Logs published before segments have no `first_seq`: they start at 0
+    /// (and the first ones had no report either).
+    #[test]
+    fn a_log_without_first_seq_starts_at_zero() {
+        #[derive(Reconcile)]
+        struct Before {
+            envelope: Envelope,
+            device_id: String,
+            entries: Vec<AuditEntry>,
+        }
+        let envelope = Envelope::new(
+            DocumentKind::AuditLog,
+            1,
+            "000000",
+            "staff-1",
+            "device-1",
+            Timestamp::parse("2026-02-16T10:00:00+09:00").expect("time"),
+        );
+        let mut doc = automerge::AutoCommit::new();
+        let entries = chain(2);
+        autosurgeon::reconcile(
+            &mut doc,
+            Before {
+                envelope,
+                device_id: "device-1".into(),
+                entries: entries.clone(),
+            },
+        )
+        .expect("reconcile");
+        let log: AuditLog = autosurgeon::hydrate(&doc).expect("hydrate");
+        assert_eq!(log.first_seq, 0);
+        assert_eq!(log.entries, entries);
+        assert_eq!(log.report, None);
     }
 
     #[test]

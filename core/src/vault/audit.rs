@@ -1,5 +1,8 @@
 //! The device's audit log: an append-only hash chain in the `audit` table,
-//! published as this device's [`AuditLog`] document when it syncs.
+//! published as this device's [`AuditLog`] documents when it syncs: one
+//! segment of at most [`AUDIT_SEGMENT_ENTRIES`] entries after another, each
+//! continuing the chain, so publishing costs the same in the first week and
+//! after years of use.
 //!
 //! * Each entry is sealed under the vault's meta key with AAD binding it to
 //!   its sequence number, so entries cannot be swapped or replayed.
@@ -14,7 +17,7 @@
 //! * An admin vault verifies the published logs of every device and keeps a
 //!   witness of the head it last verified for each, so a device that later
 //!   rewrites its published history is detected.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -26,7 +29,7 @@ use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use crate::model::{
     verify_chain, AuditAction, AuditEntry, AuditLog, AuditProblem, AuditProblemKind, DeviceReport,
-    DocumentId, DocumentKind, Status, Timestamp,
+    DocumentId, DocumentKind, Status, Timestamp, AUDIT_SEGMENT_ENTRIES,
 };
 use crate::mutex::lock;
 use crate::store::rows;
@@ -48,7 +51,10 @@ const HEAD_SEQ: i64 = i64::MAX;
 /// it was removed (with the whole chain, perhaps), not that none was written.
 const HEAD_IN_TABLE: &str = "audit.head_in_table";
 const PUBLISHED: &str = "audit.published";
-const LOG_DOC: &str = "audit.doc";
+/// Where vaults kept their one log document before segments: its id.
+const LEGACY_LOG_DOC: &str = "audit.doc";
+/// The segment this device publishes into ([`Segment`]).
+const LOG_SEGMENT: &str = "audit.segment";
 const T_AUDIT: &[u8] = b"audit";
 
 struct Pending {
@@ -56,6 +62,21 @@ struct Pending {
     action: AuditAction,
     document: Option<(DocumentId, DocumentKind)>,
     detail: String,
+}
+
+/// The published segment this device appends to.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+struct Segment {
+    id: DocumentId,
+    first_seq: u64,
+}
+
+impl Segment {
+    /// How many more entries fit when the next one to publish is `next`.
+    fn room(&self, next: u64) -> usize {
+        let used = next.saturating_sub(self.first_seq);
+        usize::try_from(AUDIT_SEGMENT_ENTRIES.saturating_sub(used)).unwrap_or(usize::MAX)
+    }
 }
 
 /// In-memory audit state of an open vault.
@@ -76,7 +97,9 @@ impl AuditBuffer {
 #[derive(Debug, Clone)]
 pub struct DeviceAuditLog {
     pub device_id: String,
-    pub document_id: DocumentId,
+    /// The documents its log is published in, in chain order (one per
+    /// [`AUDIT_SEGMENT_ENTRIES`] entries).
+    pub documents: Vec<DocumentId>,
     /// The device's latest self-report (staff, pending uploads, version).
     pub report: Option<DeviceReport>,
     pub entries: Vec<AuditEntry>,
@@ -431,8 +454,9 @@ impl Vault {
     }
 
     /// Copies entries not yet published into this device's [`AuditLog`]
-    /// document (created on first use), together with the device's
-    /// self-report for the admin's registry; sync then pushes it like any
+    /// segments (created on first use, a new one every
+    /// [`AUDIT_SEGMENT_ENTRIES`] entries), together with the device's
+    /// self-report for the admin's registry; sync then pushes them like any
     /// other document. Returns how many entries were published.
     pub fn publish_audit(&self) -> Result<usize> {
         self.flush_audit()?;
@@ -452,27 +476,62 @@ impl Vault {
             pending_photos,
             reported_at: self.options.clock.now(),
         };
-        let doc_id = match self.sealed_json_in::<DocumentId>(&tx, LOG_DOC)? {
-            Some(id) => id,
-            None => {
-                let mut envelope = self.new_envelope::<AuditLog>("000000");
-                envelope.status = Status::Draft;
-                let log = AuditLog {
-                    envelope,
-                    device_id: self.device_id(),
-                    entries: Vec::new(),
-                    report: None,
-                };
-                let id = self.insert_in(&tx, log)?;
-                self.put_sealed_json_in(&tx, LOG_DOC, &id)?;
-                id
+        let mut segment = self.audit_segment_in(&tx)?;
+        let mut next = published;
+        let mut rest = fresh.as_slice();
+        loop {
+            let segment_now = match segment {
+                Some(s) if rest.is_empty() || s.room(next) > 0 => s,
+                _ => self.start_audit_segment_in(&tx, next)?,
+            };
+            let (now, later) = rest.split_at(rest.len().min(segment_now.room(next)));
+            // The report goes to the segment published last, where the
+            // admin reads it.
+            let report = later.is_empty().then(|| report.clone());
+            self.append_to_audit_log_in(&tx, &segment_now.id, now, report)?;
+            next += now.len() as u64;
+            rest = later;
+            segment = Some(segment_now);
+            if rest.is_empty() {
+                break;
             }
-        };
-        let count = fresh.len();
-        self.append_to_audit_log_in(&tx, &doc_id, &fresh, report)?;
-        self.put_sealed_json_in(&tx, PUBLISHED, &(published + count as u64))?;
+        }
+        self.put_sealed_json_in(&tx, PUBLISHED, &next)?;
         tx.commit()?;
-        Ok(count)
+        Ok(fresh.len())
+    }
+
+    /// The segment this device publishes into (`None` before the first
+    /// publish). Vaults that published before segments existed recorded
+    /// only the document, whose entries start at 0.
+    fn audit_segment_in(&self, conn: &Connection) -> Result<Option<Segment>> {
+        if let Some(segment) = self.sealed_json_in(conn, LOG_SEGMENT)? {
+            return Ok(Some(segment));
+        }
+        Ok(self
+            .sealed_json_in::<DocumentId>(conn, LEGACY_LOG_DOC)?
+            .map(|id| Segment { id, first_seq: 0 }))
+    }
+
+    /// Creates the segment document whose entries start at `first_seq` and
+    /// makes it the one this device publishes into.
+    fn start_audit_segment_in(&self, tx: &Connection, first_seq: u64) -> Result<Segment> {
+        let mut envelope = self.new_envelope::<AuditLog>("000000");
+        envelope.status = Status::Draft;
+        let log = AuditLog {
+            envelope,
+            device_id: self.device_id(),
+            first_seq,
+            entries: Vec::new(),
+            report: None,
+        };
+        let segment = Segment {
+            id: self.insert_in(tx, log)?,
+            first_seq,
+        };
+        self.put_sealed_json_in(tx, LOG_SEGMENT, &segment)?;
+        tx.execute("DELETE FROM meta WHERE name = ?1", [LEGACY_LOG_DOC])?;
+        Ok(segment)
     }
 
     /// Every device's published audit log with its verification (admin
@@ -492,17 +551,34 @@ impl Vault {
             kind: Some(DocumentKind::AuditLog),
             ..Default::default()
         };
-        let mut logs = Vec::new();
+        // Each device's segments, in chain order.
+        let mut by_device: BTreeMap<String, Vec<(DocumentId, AuditLog)>> = BTreeMap::new();
         for summary in self.list(&filter)?.documents {
             let log = self.get::<AuditLog>(&summary.id)?;
-            let mut problems = verify_chain(&log.entries);
-            let witness_name = format!("audit.witness.{}", log.device_id);
+            by_device
+                .entry(log.device_id.clone())
+                .or_default()
+                .push((summary.id, log));
+        }
+        let mut logs = Vec::new();
+        for (device_id, mut segments) in by_device {
+            segments.sort_by_key(|(id, log)| (log.first_seq, *id));
+            let report = segments
+                .iter()
+                .rev()
+                .find_map(|(_, log)| log.report.clone());
+            let documents = segments.iter().map(|(id, _)| *id).collect();
+            let entries: Vec<AuditEntry> = segments
+                .into_iter()
+                .flat_map(|(_, log)| log.entries)
+                .collect();
+            let mut problems = verify_chain(&entries);
+            let witness_name = format!("audit.witness.{device_id}");
             let conn = self.lock();
             if let Some(witness) = self.sealed_json_in::<Head>(&conn, &witness_name)? {
                 // The chain must still begin with what was verified before.
                 let len = usize::try_from(witness.len).unwrap_or(usize::MAX);
-                let intact = log
-                    .entries
+                let intact = entries
                     .get(..len)
                     .is_some_and(|seen| Head::of(seen) == witness);
                 if !intact {
@@ -513,23 +589,24 @@ impl Vault {
                 }
             }
             if problems.is_empty() {
-                self.put_sealed_json_in(&conn, &witness_name, &Head::of(&log.entries))?;
+                self.put_sealed_json_in(&conn, &witness_name, &Head::of(&entries))?;
             }
             drop(conn);
             logs.push(DeviceAuditLog {
-                device_id: log.device_id,
-                document_id: summary.id,
-                report: log.report,
-                entries: log.entries,
+                device_id,
+                documents,
+                report,
+                entries,
                 problems,
             });
         }
         Ok(logs)
     }
 
-    /// Id of this device's published audit-log document, once published.
+    /// Id of the audit-log segment this device publishes into, once
+    /// published.
     pub fn audit_log_document(&self) -> Result<Option<DocumentId>> {
-        self.sealed_json_in(&self.lock(), LOG_DOC)
+        Ok(self.audit_segment_in(&self.lock())?.map(|s| s.id))
     }
 }
 
@@ -544,6 +621,102 @@ impl Drop for Vault {
 mod tests {
     use super::*;
     use crate::model::GENESIS_HASH;
+
+    /// The segments this vault has published, in chain order.
+    fn published_segments(v: &Vault) -> Vec<(DocumentId, AuditLog)> {
+        let filter = crate::vault::ListFilter {
+            kind: Some(DocumentKind::AuditLog),
+            ..Default::default()
+        };
+        let mut segments: Vec<_> = v
+            .list(&filter)
+            .expect("list")
+            .documents
+            .into_iter()
+            .map(|d| (d.id, v.get::<AuditLog>(&d.id).expect("segment")))
+            .collect();
+        segments.sort_by_key(|(_, log)| log.first_seq);
+        segments
+    }
+
+    fn exports(v: &Vault, n: usize) {
+        v.record_audit_batch(AuditAction::Exported, vec![None; n], "csv")
+            .expect("record");
+    }
+
+    #[test]
+    fn a_long_log_is_published_in_segments_that_continue_one_chain() {
+        let (_tmp, v) = crate::vault::test_support::vault("staff-1");
+        let size = AUDIT_SEGMENT_ENTRIES as usize;
+        exports(&v, size - 10);
+        assert_eq!(v.publish_audit().expect("publish"), size - 10);
+        assert_eq!(published_segments(&v).len(), 1);
+
+        // 25 more: 10 fill the first segment, 15 start the second.
+        exports(&v, 25);
+        assert_eq!(v.publish_audit().expect("publish"), 25);
+        // A long stretch offline: filled segment by segment.
+        exports(&v, 2 * size + 500);
+        assert_eq!(v.publish_audit().expect("publish"), 2 * size + 500);
+
+        let segments = published_segments(&v);
+        let starts: Vec<u64> = segments.iter().map(|(_, l)| l.first_seq).collect();
+        let lens: Vec<usize> = segments.iter().map(|(_, l)| l.entries.len()).collect();
+        let s = AUDIT_SEGMENT_ENTRIES;
+        assert_eq!(starts, vec![0, s, 2 * s, 3 * s]);
+        assert_eq!(lens, vec![size, size, size, 515]);
+        for (_, log) in &segments {
+            assert_eq!(log.entries[0].seq, log.first_seq);
+        }
+        let joined: Vec<AuditEntry> = segments
+            .iter()
+            .flat_map(|(_, l)| l.entries.clone())
+            .collect();
+        assert_eq!(joined, v.audit_log().expect("local log"));
+        assert_eq!(verify_chain(&joined), vec![]);
+        // The report lives in the segment published into now, the last one;
+        // a segment filled within one publish never carried it.
+        let (last_id, last) = segments.last().expect("segments");
+        assert_eq!(v.audit_log_document().expect("doc"), Some(*last_id));
+        assert!(last.report.is_some());
+        assert!(segments[2].1.report.is_none());
+    }
+
+    /// A vault that published before segments recorded only its one log
+    /// document, which may hold more than a segment: it is kept as the first
+    /// segment and the next entries start a new one.
+    #[test]
+    fn a_log_published_before_segments_continues_in_a_new_segment() {
+        let (_tmp, v) = crate::vault::test_support::vault("staff-1");
+        let size = AUDIT_SEGMENT_ENTRIES as usize;
+        exports(&v, 3);
+        v.publish_audit().expect("publish");
+        let first = v.audit_log_document().expect("doc").expect("published");
+        {
+            let conn = v.lock();
+            conn.execute("DELETE FROM meta WHERE name = ?1", [LOG_SEGMENT])
+                .expect("forget segment");
+            v.put_sealed_json_in(&conn, LEGACY_LOG_DOC, &first)
+                .expect("legacy record");
+        }
+        // Still the same document while it has room...
+        exports(&v, size - 3);
+        v.publish_audit().expect("publish");
+        assert_eq!(v.audit_log_document().expect("doc"), Some(first));
+        // ...then a new segment continues the chain.
+        exports(&v, 1);
+        v.publish_audit().expect("publish");
+        let segments = published_segments(&v);
+        assert_eq!(segments.len(), 2);
+        assert_eq!(segments[0].0, first);
+        assert_eq!(segments[1].1.first_seq, AUDIT_SEGMENT_ENTRIES);
+        assert_eq!(
+            segments[1].1.entries[0].prev_hash,
+            segments[0].1.entries[size - 1].hash
+        );
+        let conn = v.lock();
+        assert_eq!(rows::get_meta(&conn, LEGACY_LOG_DOC).expect("meta"), None);
+    }
 
     /// A vault written before format 2: JSON entries and the head in `meta`.
     #[test]

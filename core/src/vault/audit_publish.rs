@@ -66,14 +66,14 @@ fn as_values(entries: &[AuditEntry]) -> Result<Vec<hydrate::Value>> {
 
 impl Vault {
     /// Appends `fresh` to this device's audit log document `id` and records
-    /// `report` if it differs from the published one; queues the change for
-    /// the relay like any edit. Returns false when nothing changed.
+    /// `report`, if given, when it differs from the published one; queues the
+    /// change for the relay like any edit. Returns false when nothing changed.
     pub(super) fn append_to_audit_log_in(
         &self,
         tx: &Connection,
         id: &DocumentId,
         fresh: &[AuditEntry],
-        report: DeviceReport,
+        report: Option<DeviceReport>,
     ) -> Result<bool> {
         let mut stored = sealed_doc::load(tx, &self.keys, &self.key_cache, id)?;
         if stored.header.kind != DocumentKind::AuditLog {
@@ -89,10 +89,15 @@ impl Vault {
         };
         let doc = &mut stored.doc;
         doc.set_actor(self.actor.clone());
-        let old: Option<DeviceReport> =
-            autosurgeon::hydrate_prop(&*doc, ROOT, "report").map_err(|_| corrupted())?;
-        let report_changed = !same_report(old.as_ref(), &report);
-        if fresh.is_empty() && !report_changed {
+        let report = match report {
+            Some(new) => {
+                let old: Option<DeviceReport> =
+                    autosurgeon::hydrate_prop(&*doc, ROOT, "report").map_err(|_| corrupted())?;
+                (!same_report(old.as_ref(), &new)).then_some(new)
+            }
+            None => None,
+        };
+        if fresh.is_empty() && report.is_none() {
             return Ok(false);
         }
         let mut fields = Vec::new();
@@ -103,7 +108,7 @@ impl Vault {
                 .map_err(|e| write(&e))?;
             fields.push("entries".to_string());
         }
-        if report_changed {
+        if let Some(report) = report {
             autosurgeon::reconcile_prop(doc, ROOT, "report", Some(report))
                 .map_err(|e| write(&e))?;
             fields.push("report".to_string());
@@ -191,7 +196,7 @@ mod tests {
                 ..before.report.clone().expect("report")
             };
             assert!(v
-                .append_to_audit_log_in(&conn, &id, &[], changed)
+                .append_to_audit_log_in(&conn, &id, &[], Some(changed))
                 .expect("append"));
         }
         let (_, after, now) = published(&v);
@@ -213,7 +218,7 @@ mod tests {
         };
         let conn = v.lock();
         assert!(matches!(
-            v.append_to_audit_log_in(&conn, &id, &[], report),
+            v.append_to_audit_log_in(&conn, &id, &[], Some(report)),
             Err(Error::WrongKind { .. })
         ));
     }

@@ -659,6 +659,16 @@ impl From<fieldvault::model::AuditEntry> for AuditRecord {
     }
 }
 
+/// This device's audit log and its verification.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AuditLogReport {
+    /// Oldest first.
+    pub records: Vec<AuditRecord>,
+    /// What is wrong with the chain, e.g. "audit entry 4: entry cannot be
+    /// decrypted"; empty when it is intact.
+    pub problems: Vec<String>,
+}
+
 /// One device of the workspace as the relay lists it (admin view).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceInfo {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::error::{FieldVaultError, Result};
 use crate::keys::{ForeignKeys, KeyProvider};
 use crate::sync::{PairingSession, SyncEngine};
-use crate::types::{AuditRecord, DeviceList, Listing, SyncSettings};
+use crate::types::{AuditLogReport, AuditRecord, DeviceList, Listing, SyncSettings};
 
 /// Runs blocking vault work off the async executor. A panic inside is
 /// re-raised here so uniffi reports it like any other panic.
@@ -268,25 +268,15 @@ impl FieldVault {
     }
 
     /// This device's audit log, oldest first (who created, opened, edited,
-    /// exported or deleted which document; never a field value).
-    pub fn audit_log(&self) -> Result<Vec<AuditRecord>> {
-        Ok(self
-            .vault
-            .audit_log()?
-            .into_iter()
-            .map(AuditRecord::from)
-            .collect())
-    }
-
-    /// Checks this device's audit chain; returns what is wrong with it
-    /// (empty: intact), e.g. "audit entry 4: entry cannot be decrypted".
-    pub fn verify_audit_log(&self) -> Result<Vec<String>> {
-        Ok(self
-            .vault
-            .verify_audit_log()?
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+    /// exported or deleted which document; never a field value), with what
+    /// verifying its chain found — read once, so the records shown are the
+    /// ones verified.
+    pub fn audit_log(&self) -> Result<AuditLogReport> {
+        let (entries, problems) = self.vault.audit_log_verified()?;
+        Ok(AuditLogReport {
+            records: entries.into_iter().map(AuditRecord::from).collect(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+        })
     }
 
     /// Purges documents whose retention period has passed; returns their ids.

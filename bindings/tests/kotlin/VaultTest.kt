@@ -62,19 +62,20 @@ class VaultTest {
             vault.insertBearSighting(sampleBearSighting(vault.newEnvelope(DocumentKind.BEAR_SIGHTING, MUNICIPALITY)))
         }
         vault.recordExports(bears, "pdf")
-        val log = vault.auditLog()
+        val report = vault.auditLog()
+        val log = report.records
         assertEquals(listOf("created", "created", "exported", "exported"), log.map { it.action })
         assertEquals(listOf(0UL, 1UL, 2UL, 3UL), log.map { it.seq })
         assertEquals(bears, log.takeLast(2).map { it.documentId })
         assertTrue(log.all { it.staffId == "staff-audit" && it.deviceId == vault.deviceId() })
         assertEquals(listOf("pdf", "pdf"), log.takeLast(2).map { it.detail })
-        assertEquals(emptyList<String>(), vault.verifyAuditLog())
+        assertEquals(emptyList<String>(), report.problems)
 
         // All or nothing: an unknown document fails the whole record.
         assertThrows<FieldVaultException.NotFound> {
             vault.recordExports(bears + "0190b6a0-0000-7000-8000-0000000000ff", "pdf")
         }
-        assertEquals(4, vault.auditLog().size)
+        assertEquals(4, vault.auditLog().records.size)
         vault.close()
     }
 

@@ -227,13 +227,10 @@ public final class FieldVault: @unchecked Sendable {
         try await offMain { try self.inner.recordExports(ids: ids, format: format) }
     }
 
-    public func auditLog() async throws -> [AuditRecord] {
+    /// This device's audit log, and what is wrong with its chain
+    /// (`problems` empty when intact).
+    public func auditLog() async throws -> AuditLogReport {
         try await offMain { try self.inner.auditLog() }
-    }
-
-    /// What is wrong with this device's audit chain; empty when intact.
-    public func verifyAuditLog() async throws -> [String] {
-        try await offMain { try self.inner.verifyAuditLog() }
     }
 
     public func integrityCheck() async throws -> Bool {

@@ -18,7 +18,7 @@ import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
 import jp.fieldvault.ffi.AnyDocument
-import jp.fieldvault.ffi.AuditRecord
+import jp.fieldvault.ffi.AuditLogReport
 import jp.fieldvault.ffi.BearSighting
 import jp.fieldvault.ffi.DamageReport
 import jp.fieldvault.ffi.DeviceList
@@ -192,9 +192,8 @@ class FieldVault private constructor(
 
     /** Records that the app exported (shared, printed, sent) these documents as [format]. */
     suspend fun recordExports(ids: List<DocumentId>, format: String) = io { inner.recordExports(ids, format) }
-    suspend fun auditLog(): List<AuditRecord> = io { inner.auditLog() }
-    /** What is wrong with this device's audit chain; empty when intact. */
-    suspend fun verifyAuditLog(): List<String> = io { inner.verifyAuditLog() }
+    /** This device's audit log, and what is wrong with its chain (`problems` empty when intact). */
+    suspend fun auditLog(): AuditLogReport = io { inner.auditLog() }
 
     // ---- maintenance ----------------------------------------------------------------
 

@@ -27,6 +27,8 @@ pub struct Authed {
     pub role: Role,
     pub revoked: bool,
     pub body: Bytes,
+    /// SHA-256 of `body` (computed for the signature).
+    pub body_sha256: [u8; 32],
     /// The request's URI (for its query string).
     pub uri: Uri,
 }
@@ -137,14 +139,15 @@ async fn signed(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or_else(|| parts.uri.path());
-    let message = wire::signing_bytes(
+    let body_sha256 = wire::body_sha256(&body);
+    let message = wire::signing_bytes_for_digest(
         parts.method.as_str(),
         path_and_query,
         ws,
         device_id,
         timestamp,
         nonce,
-        &body,
+        &body_sha256,
     );
     UnparsedPublicKey::new(&ED25519, &device.signing_public)
         .verify(&message, &signature)
@@ -158,6 +161,7 @@ async fn signed(
         role: device.role,
         revoked: device.revoked,
         body,
+        body_sha256,
         uri: parts.uri.clone(),
     })
 }

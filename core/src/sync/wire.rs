@@ -61,7 +61,37 @@ pub fn signing_bytes(
     nonce_b64: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let body_hash = ring::digest::digest(&ring::digest::SHA256, body);
+    let body_hash = body_sha256(body);
+    signing_bytes_for_digest(
+        method,
+        path_and_query,
+        workspace_id,
+        device_id,
+        timestamp_ms,
+        nonce_b64,
+        &body_hash,
+    )
+}
+
+/// SHA-256 of a request body, as the signature covers it.
+pub fn body_sha256(body: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// [`signing_bytes`] for a body whose [`body_sha256`] is already known (the
+/// relay keeps it as the stored chunk's hash rather than hashing twice).
+pub fn signing_bytes_for_digest(
+    method: &str,
+    path_and_query: &str,
+    workspace_id: &str,
+    device_id: &str,
+    timestamp_ms: i64,
+    nonce_b64: &str,
+    body_hash: &[u8; 32],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(160);
     out.extend_from_slice(b"FV-SIG-1\n");
     for part in [method, path_and_query, workspace_id, device_id] {
@@ -72,7 +102,7 @@ pub fn signing_bytes(
     out.push(b'\n');
     out.extend_from_slice(nonce_b64.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(hex(body_hash.as_ref()).as_bytes());
+    out.extend_from_slice(hex(body_hash).as_bytes());
     out
 }
 

@@ -56,6 +56,7 @@ pub async fn put_chunk(
                 count: q.count,
                 epoch: q.epoch,
                 body: authed.body.to_vec(),
+                body_hash: authed.body_sha256,
                 device_id: authed.device_id,
                 now_ms: now_ms(),
             },

@@ -74,6 +74,8 @@ pub struct NewChunk {
     pub count: u32,
     pub epoch: u32,
     pub body: Vec<u8>,
+    /// SHA-256 of `body`: a repeated upload must carry the same bytes.
+    pub body_hash: [u8; 32],
     pub device_id: String,
     pub now_ms: i64,
 }

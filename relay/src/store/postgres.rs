@@ -18,9 +18,8 @@ use tokio_postgres::NoTls;
 
 use super::{
     check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, parse_role, plan_push, role_str, sha256, to_u32, AuthDevice,
-    CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store,
-    PULL_BYTE_BUDGET,
+    check_revoke, epochs_by_device, parse_role, plan_push, role_str, to_u32, AuthDevice, CodeState,
+    DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -729,7 +728,7 @@ impl Store for PostgresStore {
             .map_err(pg)?
             .get(0);
         check_chunk_count(to_u32(stored_count, "chunk count")?, c.count)?;
-        let hash = sha256(&c.body);
+        let hash = c.body_hash.to_vec();
         let index = i64::from(c.index);
         let stored = tx
             .query_opt(

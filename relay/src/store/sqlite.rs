@@ -17,9 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, parse_role, plan_push, role_str, sha256, to_u32, AuthDevice,
-    CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store,
-    PULL_BYTE_BUDGET,
+    check_revoke, epochs_by_device, parse_role, plan_push, role_str, to_u32, AuthDevice, CodeState,
+    DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -202,20 +201,39 @@ fn without_fsync<T>(
     result
 }
 
+/// The one row `sql` selects, if any, through the connection's statement
+/// cache (these run on every request: no parse each time).
+fn row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, ApiError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, f).optional())
+        .map_err(db)
+}
+
+/// Runs `sql` through the statement cache; the number of rows changed.
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> Result<usize, ApiError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(db)
+}
+
 fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, ApiError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db)
 }
 
 fn workspace_exists(conn: &Connection, ws: &str) -> Result<bool, ApiError> {
-    conn.query_row(
+    Ok(row(
+        conn,
         "SELECT 1 FROM workspaces WHERE workspace_id = ?1",
         [ws],
         |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
-    .map_err(db)
+    )?
+    .is_some())
 }
 
 fn insert_device(conn: &Connection, ws: &str, d: NewDevice<'_>) -> Result<(), ApiError> {
@@ -282,14 +300,12 @@ impl Store for SqliteStore {
             if !workspace_exists(conn, &ws)? {
                 return Ok(DeviceLookup::NoWorkspace);
             }
-            let row = conn
-                .query_row(
-                    "SELECT role, signing_public, revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
-                    params![ws, device_id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Option<i64>>(2)?)),
-                )
-                .optional()
-                .map_err(db)?;
+            let row = row(
+                conn,
+                "SELECT role, signing_public, revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                params![ws, device_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Option<i64>>(2)?)),
+            )?;
             match row {
                 None => Ok(DeviceLookup::NoDevice),
                 Some((role, signing_public, revoked)) => {
@@ -310,25 +326,24 @@ impl Store for SqliteStore {
         let (ws, device_id, nonce) = (ws.to_owned(), device_id.to_owned(), nonce.to_owned());
         self.run(move |conn| without_fsync(conn, |conn| {
             let tx = write_tx(conn)?;
-            tx.execute(
+            exec(
+                &tx,
                 "DELETE FROM nonces WHERE workspace_id = ?1 AND device_id = ?2 AND seen_at_ms < ?3",
                 params![ws, device_id, now_ms - wire::NONCE_WINDOW_MS],
-            )
-            .map_err(db)?;
-            let inserted = tx
-                .execute(
-                    "INSERT OR IGNORE INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![ws, device_id, nonce, now_ms],
-                )
-                .map_err(db)?;
+            )?;
+            let inserted = exec(
+                &tx,
+                "INSERT OR IGNORE INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![ws, device_id, nonce, now_ms],
+            )?;
             if inserted == 0 {
                 return Err(ApiError::Replayed);
             }
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?3) WHERE workspace_id = ?1 AND device_id = ?2",
                 params![ws, device_id, now_ms],
-            )
-            .map_err(db)?;
+            )?;
             tx.commit().map_err(db)
         }))
         .await
@@ -543,13 +558,13 @@ impl Store for SqliteStore {
             // BEGIN IMMEDIATE: the database write lock, taken before reading
             // last_seq, so sequence order is commit order.
             let tx = write_tx(conn)?;
-            let (current_epoch, last_seq): (i64, i64) = tx
-                .query_row("SELECT current_epoch, last_seq FROM workspaces WHERE workspace_id = ?1", [&ws], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()
-                .map_err(db)?
-                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            let (current_epoch, last_seq): (i64, i64) = row(
+                &tx,
+                "SELECT current_epoch, last_seq FROM workspaces WHERE workspace_id = ?1",
+                [&ws],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .ok_or_else(|| ApiError::not_found("no such workspace"))?;
             let mut existing = HashMap::new();
             {
                 let mut stmt = tx.prepare_cached("SELECT seq FROM entries WHERE workspace_id = ?1 AND entry_id = ?2").map_err(db)?;
@@ -572,7 +587,11 @@ impl Store for SqliteStore {
                 }
             }
             if plan.last_seq != last_seq {
-                tx.execute("UPDATE workspaces SET last_seq = ?2 WHERE workspace_id = ?1", params![ws, plan.last_seq]).map_err(db)?;
+                exec(
+                    &tx,
+                    "UPDATE workspaces SET last_seq = ?2 WHERE workspace_id = ?1",
+                    params![ws, plan.last_seq],
+                )?;
             }
             tx.commit().map_err(db)?;
             Ok(plan.acked)
@@ -627,48 +646,46 @@ impl Store for SqliteStore {
         let ws = ws.to_owned();
         self.run(move |conn| {
             let tx = write_tx(conn)?;
-            let current_epoch: i64 = tx
-                .query_row("SELECT current_epoch FROM workspaces WHERE workspace_id = ?1", [&ws], |r| r.get(0))
-                .optional()
-                .map_err(db)?
-                .ok_or_else(|| ApiError::not_found("no such workspace"))?;
+            let current_epoch: i64 = row(
+                &tx,
+                "SELECT current_epoch FROM workspaces WHERE workspace_id = ?1",
+                [&ws],
+                |r| r.get(0),
+            )?
+            .ok_or_else(|| ApiError::not_found("no such workspace"))?;
             check_chunk_epoch(c.epoch, to_u32(current_epoch, "epoch")?)?;
-            let stored_count = tx
-                .query_row(
-                    "SELECT chunk_count FROM blobs WHERE workspace_id = ?1 AND blob_id = ?2",
-                    params![ws, c.blob_id],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()
-                .map_err(db)?;
+            let stored_count = row(
+                &tx,
+                "SELECT chunk_count FROM blobs WHERE workspace_id = ?1 AND blob_id = ?2",
+                params![ws, c.blob_id],
+                |r| r.get::<_, i64>(0),
+            )?;
             match stored_count {
                 Some(n) => check_chunk_count(to_u32(n, "chunk count")?, c.count)?,
                 None => {
-                    tx.execute(
+                    exec(
+                        &tx,
                         "INSERT INTO blobs (workspace_id, blob_id, chunk_count, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
                         params![ws, c.blob_id, c.count, c.now_ms],
-                    )
-                    .map_err(db)?;
+                    )?;
                 }
             }
-            let hash = sha256(&c.body);
-            let stored_hash = tx
-                .query_row(
-                    "SELECT body_hash FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
-                    params![ws, c.blob_id, c.index],
-                    |r| r.get::<_, Vec<u8>>(0),
-                )
-                .optional()
-                .map_err(db)?;
+            let hash = c.body_hash.to_vec();
+            let stored_hash = row(
+                &tx,
+                "SELECT body_hash FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
+                params![ws, c.blob_id, c.index],
+                |r| r.get::<_, Vec<u8>>(0),
+            )?;
             if let Some(stored) = stored_hash {
                 return check_chunk_repeat(&stored, &hash);
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO chunks (workspace_id, blob_id, idx, epoch, body, body_hash, device_id, received_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![ws, c.blob_id, c.index, c.epoch, c.body, hash, c.device_id, c.now_ms],
-            )
-            .map_err(db)?;
+            )?;
             tx.commit().map_err(db)
         })
         .await
@@ -725,13 +742,12 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<u8>>, ApiError> {
         let (ws, blob_id) = (ws.to_owned(), blob_id.to_vec());
         self.run(move |conn| {
-            conn.query_row(
+            row(
+                conn,
                 "SELECT body FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
                 params![ws, blob_id, index],
                 |r| r.get::<_, Vec<u8>>(0),
             )
-            .optional()
-            .map_err(db)
         })
         .await
     }

@@ -454,10 +454,16 @@ impl SyncEngine {
         if stop.load(Ordering::SeqCst) {
             return Ok(None);
         }
-        let chunks = match self.vault.photo_chunks_plain(&t.doc, &t.photo, t.variant) {
+        // Reading (and, below, recording) the photo waits on the disk: off
+        // the runtime's workers, which also serve the app's calls.
+        let (doc, photo, variant) = (t.doc, t.photo, t.variant);
+        let chunks = match self
+            .on_vault(move |v| v.photo_chunks_plain(&doc, &photo, variant))
+            .await
+        {
             Ok(c) => c,
             Err(Error::NotFound(_)) => {
-                self.vault.photo_transfer_done(Direction::Upload, &t)?;
+                self.transfer_done(Direction::Upload, t).await?;
                 return Ok(None);
             }
             Err(e) => return Err(e),
@@ -490,8 +496,14 @@ impl SyncEngine {
                 .await?;
             sent += 1;
         }
-        self.vault.photo_transfer_done(Direction::Upload, &t)?;
+        self.transfer_done(Direction::Upload, t).await?;
         Ok(Some(sent))
+    }
+
+    /// Removes `t` from the queue of `direction`.
+    async fn transfer_done(&self, direction: Direction, t: PhotoTransfer) -> Result<()> {
+        self.on_vault(move |v| v.photo_transfer_done(direction, &t))
+            .await
     }
 
     /// The relay's status of each queued transfer's blob, asked in one round

@@ -59,7 +59,7 @@ impl FieldVault {
     }
 
     fn relay_config(&self) -> Result<ClientConfig> {
-        Ok(ClientConfig::new(self.enrolment()?.relay_url))
+        Ok(ClientConfig::for_enrolment(&self.enrolment()?))
     }
 
     fn envelope<T: DocumentBody>(&self, municipality_code: &str) -> Envelope {
@@ -352,13 +352,19 @@ impl FieldVault {
 
     /// Admin (office) device: creates a workspace on the relay with the
     /// operator's token and makes this vault its admin.
+    /// `root_certificate_pem`: a root certificate to trust for the relay
+    /// besides the platform's (a town's private CA on a closed network);
+    /// recorded with the enrolment and used for every later connection.
+    #[uniffi::method(default(root_certificate_pem = None))]
     pub async fn create_workspace(
         &self,
         relay_url: String,
         operator_token: String,
         lease_hours: u32,
+        root_certificate_pem: Option<String>,
     ) -> Result<SyncSettings> {
-        let config = ClientConfig::new(relay_url);
+        let mut config = ClientConfig::new(relay_url);
+        config.root_certificate_pem = root_certificate_pem.map(String::into_bytes);
         let settings =
             enrollment::create_workspace(&self.vault, &config, &operator_token, lease_hours)
                 .await?;
@@ -384,19 +390,22 @@ impl FieldVault {
     }
 
     /// New device: joins the workspace from the admin's QR text and waits
-    /// (at most `timeout_secs`) for its keys.
+    /// (at most `timeout_secs`) for its keys. `root_certificate_pem` as for
+    /// [`Self::create_workspace`].
+    #[uniffi::method(default(root_certificate_pem = None))]
     pub async fn join_workspace(
         &self,
         qr_text: String,
         device_name: String,
         timeout_secs: u32,
+        root_certificate_pem: Option<String>,
     ) -> Result<SyncSettings> {
         let settings = enrollment::join_workspace(
             &self.vault,
             &qr_text,
             &device_name,
             Duration::from_secs(timeout_secs.into()),
-            None,
+            root_certificate_pem.map(String::into_bytes),
         )
         .await?;
         Ok(settings.into())
@@ -405,7 +414,7 @@ impl FieldVault {
     /// Admin: the workspace's devices.
     pub async fn list_devices(&self) -> Result<DeviceList> {
         let settings = self.enrolment()?;
-        let config = ClientConfig::new(settings.relay_url);
+        let config = ClientConfig::for_enrolment(&settings);
         let list = admin::list_devices(&self.vault, &config).await?;
         Ok(DeviceList::verified(list, &settings.workspace_id))
     }

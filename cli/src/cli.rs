@@ -193,6 +193,11 @@ pub struct EnrollArgs {
     /// Seconds to wait for the admin to deliver the workspace keys.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+
+    /// PEM file of a root certificate to trust for the relay besides the
+    /// system's (a town's private CA); recorded with the enrollment.
+    #[arg(long, value_name = "FILE")]
+    pub root_certificate: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -305,6 +310,11 @@ pub struct WorkspaceCreateArgs {
     /// Offline lease of member devices, hours.
     #[arg(long, default_value_t = 72)]
     pub lease_hours: u32,
+
+    /// PEM file of a root certificate to trust for the relay besides the
+    /// system's (a town's private CA); recorded with the enrollment.
+    #[arg(long, value_name = "FILE")]
+    pub root_certificate: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -124,7 +124,13 @@ pub fn client_config(vault: &Vault) -> CliResult<ClientConfig> {
             "this vault is not enrolled in a workspace (use `workspace create` or `enroll`)",
         )
     })?;
-    Ok(ClientConfig::new(settings.relay_url))
+    Ok(ClientConfig::for_enrolment(&settings))
+}
+
+/// The PEM root certificate in `path`, if one was given.
+pub fn root_certificate(path: Option<&std::path::Path>) -> CliResult<Option<Vec<u8>>> {
+    path.map(|p| std::fs::read(p).map_err(|e| CliError::io("cannot read", p, e)))
+        .transpose()
 }
 
 pub fn runtime() -> CliResult<tokio::runtime::Runtime> {

@@ -301,8 +301,13 @@ pub async fn pair_device(admin: &Device, mut device: Device) -> Device {
             .await
             .expect("start pairing");
     let qr_text = qr.encode();
-    let joining =
-        enrollment::join_workspace(&device.vault, &qr_text, name, Duration::from_secs(30), None);
+    let joining = enrollment::join_workspace(
+        &device.vault,
+        &qr_text,
+        name,
+        Duration::from_secs(30),
+        device.config.root_certificate_pem.clone(),
+    );
     let completing = enrollment::complete_pairing(
         &admin.vault,
         &admin.config,

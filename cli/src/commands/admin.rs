@@ -43,7 +43,8 @@ fn ms_to_rfc3339(ms: i64) -> String {
 pub fn workspace_create(g: &Global, args: &WorkspaceCreateArgs) -> CliResult<()> {
     let vault = vault_access::open(g)?;
     let token = vault_access::secret(OPERATOR_TOKEN_ENV, "Relay operator token: ")?;
-    let config = ClientConfig::new(args.relay.trim_end_matches('/'));
+    let mut config = ClientConfig::new(args.relay.trim_end_matches('/'));
+    config.root_certificate_pem = vault_access::root_certificate(args.root_certificate.as_deref())?;
     let rt = runtime()?;
     let pb = spinner(g.json, "creating the workspace on the relay");
     let settings = rt.block_on(enrollment::create_workspace(
@@ -187,7 +188,7 @@ pub fn enroll(g: &Global, args: &EnrollArgs) -> CliResult<()> {
         &qr,
         &args.name,
         Duration::from_secs(args.timeout),
-        None,
+        vault_access::root_certificate(args.root_certificate.as_deref())?,
     ));
     pb.finish_and_clear();
     let settings = result?;

@@ -235,7 +235,7 @@ async fn pair(admin: &Device, device: &mut Device, n: &Narrator) -> CliResult<()
     let id = completed?;
     device.engine = Some(SyncEngine::new(
         device.vault.clone(),
-        ClientConfig::new(settings.relay_url),
+        ClientConfig::for_enrolment(&settings),
     )?);
     n.say(format!(
         "{:<7} scanned the QR ({} characters, single use) → enrolled as {}",

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub relay_url: String,
-    /// PEM root certificate to trust in addition to the built-in roots.
+    /// PEM root certificate(s) to trust in addition to the built-in roots.
     pub root_certificate_pem: Option<Vec<u8>>,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -32,6 +32,30 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
         }
     }
+
+    /// The relay of an enrolled vault, with the root certificate recorded at
+    /// enrolment.
+    pub fn for_enrolment(settings: &crate::vault::SyncSettings) -> Self {
+        Self {
+            root_certificate_pem: settings
+                .relay_root_certificate_pem
+                .as_ref()
+                .map(|pem| pem.as_bytes().to_vec()),
+            ..Self::new(settings.relay_url.clone())
+        }
+    }
+
+    /// `root_certificate_pem` as text, for recording in the vault's settings.
+    pub(crate) fn root_certificate_text(&self) -> Result<Option<String>> {
+        self.root_certificate_pem
+            .as_ref()
+            .map(|pem| {
+                String::from_utf8(pem.clone()).map_err(|_| {
+                    Error::InvalidInput("the root certificate is not valid PEM".into())
+                })
+            })
+            .transpose()
+    }
 }
 
 fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
@@ -41,9 +65,15 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
         .http1_only()
         .user_agent(concat!("fieldvault/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &config.root_certificate_pem {
-        let cert = reqwest::Certificate::from_pem(pem)
-            .map_err(|_| Error::InvalidInput("the root certificate is not valid PEM".into()))?;
-        builder = builder.add_root_certificate(cert);
+        // A bundle may carry several (a town's root and its intermediates);
+        // text with no certificate in it is refused, not silently ignored.
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .ok()
+            .filter(|certs| !certs.is_empty())
+            .ok_or_else(|| Error::InvalidInput("the root certificate is not valid PEM".into()))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
     }
     builder
         .build()

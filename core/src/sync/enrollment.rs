@@ -16,6 +16,7 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 
 /// Makes `vault` the admin device of a new workspace on the relay and
 /// generates the first workspace key (epoch 1), which never leaves the devices.
+/// `config`'s root certificate, if any, is recorded with the settings.
 pub async fn create_workspace(
     vault: &Vault,
     config: &ClientConfig,
@@ -27,6 +28,7 @@ pub async fn create_workspace(
             "this vault already belongs to a workspace".into(),
         ));
     }
+    let root_certificate = config.root_certificate_text()?;
     let identity = vault.device_identity()?;
     let workspace_id = uuid::Uuid::new_v4().to_string();
     let request = wire::CreateWorkspace {
@@ -54,6 +56,7 @@ pub async fn create_workspace(
         lease_hours,
         // Enrolment is a check-in: the offline lease starts now.
         last_success_ms: Some(vault.now_ms()),
+        relay_root_certificate_pem: root_certificate,
     };
     vault.enable_sync(&settings)?;
     // Epoch 1 starts now (for scheduled rotation).
@@ -138,7 +141,9 @@ pub async fn complete_pairing(
 }
 
 /// New device: enrolls with the QR payload, waits (bounded) for the admin to
-/// deliver its keys, stores them, and turns sync on.
+/// deliver its keys, stores them, and turns sync on. `root_certificate_pem`
+/// (a private CA for the relay) is recorded with the settings, so that
+/// [`ClientConfig::for_enrolment`] uses it for every later connection.
 pub async fn join_workspace(
     vault: &Vault,
     qr_text: &str,
@@ -154,6 +159,7 @@ pub async fn join_workspace(
     let qr = QrPayload::decode(qr_text)?;
     let mut config = ClientConfig::new(qr.relay.clone());
     config.root_certificate_pem = root_certificate_pem;
+    let root_certificate = config.root_certificate_text()?;
     let identity = Arc::new(vault.device_identity()?);
     let device_id = vault.device_id();
     let pairing = DevicePairing::new(qr.clone())?;
@@ -207,6 +213,7 @@ pub async fn join_workspace(
         cursor: 0,
         lease_hours: status.lease_hours,
         last_success_ms: Some(vault.now_ms()),
+        relay_root_certificate_pem: root_certificate,
     };
     vault.enable_sync(&settings)?;
     Ok(settings)

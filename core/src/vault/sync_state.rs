@@ -35,6 +35,11 @@ pub struct SyncSettings {
     pub cursor: i64,
     pub lease_hours: u32,
     pub last_success_ms: Option<i64>,
+    /// PEM root certificate trusted for the relay besides the built-in roots
+    /// (a town's private CA on a closed government network), as given at
+    /// enrolment; every later connection of this vault uses it.
+    #[serde(default)]
+    pub relay_root_certificate_pem: Option<String>,
 }
 
 /// A queued change set, decrypted for pushing.
@@ -293,6 +298,7 @@ mod tests {
     fn outbox_batches_stop_at_the_byte_budget_but_never_come_back_empty() {
         let (_tmp, v) = test_support::vault("staff-1");
         v.enable_sync(&super::SyncSettings {
+            relay_root_certificate_pem: None,
             relay_url: "http://127.0.0.1:9".into(),
             workspace_id: "ws".into(),
             role: crate::sync::wire::Role::Member,

@@ -247,8 +247,13 @@ public final class FieldVault: @unchecked Sendable {
     public func syncSettings() throws -> SyncSettings? { try inner.syncSettings() }
 
     /// Office device: creates the workspace with the relay operator's token.
-    public func createWorkspace(relayURL: URL, operatorToken: String, leaseHours: UInt32 = 72) async throws -> SyncSettings {
-        try await inner.createWorkspace(relayUrl: relayURL.absoluteString, operatorToken: operatorToken, leaseHours: leaseHours)
+    /// `rootCertificatePEM`: a root certificate to trust for the relay besides
+    /// the system's (a private CA on a closed network, e.g. LGWAN); kept with
+    /// the enrolment for every later connection.
+    public func createWorkspace(relayURL: URL, operatorToken: String, leaseHours: UInt32 = 72,
+                                rootCertificatePEM: String? = nil) async throws -> SyncSettings {
+        try await inner.createWorkspace(relayUrl: relayURL.absoluteString, operatorToken: operatorToken,
+                                        leaseHours: leaseHours, rootCertificatePem: rootCertificatePEM)
     }
 
     /// Office device: starts pairing one phone; show `qrText` as a QR code, then `complete()`.
@@ -257,8 +262,10 @@ public final class FieldVault: @unchecked Sendable {
     }
 
     /// Phone: joins with the scanned QR text and waits for the keys.
-    public func joinWorkspace(qrText: String, deviceName: String, timeout seconds: UInt32 = 120) async throws -> SyncSettings {
-        try await inner.joinWorkspace(qrText: qrText, deviceName: deviceName, timeoutSecs: seconds)
+    public func joinWorkspace(qrText: String, deviceName: String, timeout seconds: UInt32 = 120,
+                              rootCertificatePEM: String? = nil) async throws -> SyncSettings {
+        try await inner.joinWorkspace(qrText: qrText, deviceName: deviceName, timeoutSecs: seconds,
+                                      rootCertificatePem: rootCertificatePEM)
     }
 
     public func devices() async throws -> DeviceList { try await inner.listDevices() }

@@ -207,17 +207,29 @@ class FieldVault private constructor(
 
     suspend fun syncSettings(): SyncSettings? = io { inner.syncSettings() }
 
-    /** Office device: creates the workspace with the relay operator's token. */
-    suspend fun createWorkspace(relayUrl: String, operatorToken: String, leaseHours: Int = 72): SyncSettings =
-        inner.createWorkspace(relayUrl, operatorToken, leaseHours.toUInt())
+    /**
+     * Office device: creates the workspace on the town's relay with its operator's token. [rootCertificatePem]: a root
+     * certificate to trust for the relay besides the system's (a private CA on a closed
+     * network, e.g. LGWAN); kept with the enrolment for every later connection.
+     */
+    suspend fun createWorkspace(
+        relayUrl: String,
+        operatorToken: String,
+        leaseHours: Int = 72,
+        rootCertificatePem: String? = null,
+    ): SyncSettings = inner.createWorkspace(relayUrl, operatorToken, leaseHours.toUInt(), rootCertificatePem)
 
     /** Office device: starts pairing one phone; show [Pairing.qrText] as a QR code. */
     suspend fun startPairing(validFor: Duration = 10.minutes): Pairing =
         Pairing(inner.startPairing(validFor.inWholeSeconds.toUInt()))
 
     /** Phone: joins with the scanned QR text; waits for the office device to deliver the keys. */
-    suspend fun joinWorkspace(qrText: String, deviceName: String, timeout: Duration = 2.minutes): SyncSettings =
-        inner.joinWorkspace(qrText, deviceName, timeout.inWholeSeconds.toUInt())
+    suspend fun joinWorkspace(
+        qrText: String,
+        deviceName: String,
+        timeout: Duration = 2.minutes,
+        rootCertificatePem: String? = null,
+    ): SyncSettings = inner.joinWorkspace(qrText, deviceName, timeout.inWholeSeconds.toUInt(), rootCertificatePem)
 
     suspend fun devices(): DeviceList = inner.listDevices()
 

@@ -87,16 +87,13 @@ pub fn verified_wipe_ms(device: &super::wire::DeviceInfo, workspace_id: &str) ->
 pub async fn device_registry(vault: &Vault, config: &ClientConfig) -> Result<Vec<DeviceRecord>> {
     let (settings, client, _) = admin(vault, config)?;
     let list = client.devices().await?;
-    let logs = vault.device_audit_logs()?;
+    let mut reports = vault.device_reports()?;
     Ok(list
         .devices
         .into_iter()
         .map(|d| {
             let id = d.keys.device_id.clone();
-            let report = logs
-                .iter()
-                .find(|l| l.device_id == id)
-                .and_then(|l| l.report.clone());
+            let report = reports.remove(&id);
             let wiped_at_ms = verified_wipe_ms(&d, &settings.workspace_id);
             DeviceRecord {
                 device_id: id,

@@ -17,7 +17,7 @@
 //! * An admin vault verifies the published logs of every device and keeps a
 //!   witness of the head it last verified for each, so a device that later
 //!   rewrites its published history is detected.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -33,7 +33,6 @@ use crate::model::{
 };
 use crate::mutex::lock;
 use crate::store::rows;
-use crate::sync::wire::Role;
 
 /// Opens of one document within this many seconds are recorded once.
 pub const OPEN_COALESCE_SECONDS: i64 = 600;
@@ -93,20 +92,6 @@ impl AuditBuffer {
     }
 }
 
-/// One device's published log as an admin sees it.
-#[derive(Debug, Clone)]
-pub struct DeviceAuditLog {
-    pub device_id: String,
-    /// The documents its log is published in, in chain order (one per
-    /// [`AUDIT_SEGMENT_ENTRIES`] entries).
-    pub documents: Vec<DocumentId>,
-    /// The device's latest self-report (staff, pending uploads, version).
-    pub report: Option<DeviceReport>,
-    pub entries: Vec<AuditEntry>,
-    /// Empty when the chain is intact.
-    pub problems: Vec<AuditProblem>,
-}
-
 fn head_removed() -> Error {
     Error::Corrupted("the audit log (its head record was removed)".into())
 }
@@ -132,7 +117,7 @@ fn json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 impl Vault {
-    fn sealed_json_in<T: serde::de::DeserializeOwned>(
+    pub(super) fn sealed_json_in<T: serde::de::DeserializeOwned>(
         &self,
         conn: &Connection,
         name: &str,
@@ -150,7 +135,7 @@ impl Vault {
             .map_err(|_| Error::Corrupted(format!("the vault record {name}")))
     }
 
-    fn put_sealed_json_in<T: Serialize>(
+    pub(super) fn put_sealed_json_in<T: Serialize>(
         &self,
         conn: &Connection,
         name: &str,
@@ -532,75 +517,6 @@ impl Vault {
         self.put_sealed_json_in(tx, LOG_SEGMENT, &segment)?;
         tx.execute("DELETE FROM meta WHERE name = ?1", [LEGACY_LOG_DOC])?;
         Ok(segment)
-    }
-
-    /// Every device's published audit log with its verification (admin
-    /// vaults only). Logs that verify are remembered (their head), so a
-    /// later rewrite of an already-verified history is reported as
-    /// [`AuditProblemKind::HeadMismatch`].
-    pub fn device_audit_logs(&self) -> Result<Vec<DeviceAuditLog>> {
-        match self.sync_settings()? {
-            Some(s) if s.role == Role::Admin => {}
-            _ => {
-                return Err(Error::InvalidInput(
-                    "only the workspace admin's vault reads other devices' audit logs".into(),
-                ))
-            }
-        }
-        let filter = super::ListFilter {
-            kind: Some(DocumentKind::AuditLog),
-            ..Default::default()
-        };
-        // Each device's segments, in chain order.
-        let mut by_device: BTreeMap<String, Vec<(DocumentId, AuditLog)>> = BTreeMap::new();
-        for summary in self.list(&filter)?.documents {
-            let log = self.get::<AuditLog>(&summary.id)?;
-            by_device
-                .entry(log.device_id.clone())
-                .or_default()
-                .push((summary.id, log));
-        }
-        let mut logs = Vec::new();
-        for (device_id, mut segments) in by_device {
-            segments.sort_by_key(|(id, log)| (log.first_seq, *id));
-            let report = segments
-                .iter()
-                .rev()
-                .find_map(|(_, log)| log.report.clone());
-            let documents = segments.iter().map(|(id, _)| *id).collect();
-            let entries: Vec<AuditEntry> = segments
-                .into_iter()
-                .flat_map(|(_, log)| log.entries)
-                .collect();
-            let mut problems = verify_chain(&entries);
-            let witness_name = format!("audit.witness.{device_id}");
-            let conn = self.lock();
-            if let Some(witness) = self.sealed_json_in::<Head>(&conn, &witness_name)? {
-                // The chain must still begin with what was verified before.
-                let len = usize::try_from(witness.len).unwrap_or(usize::MAX);
-                let intact = entries
-                    .get(..len)
-                    .is_some_and(|seen| Head::of(seen) == witness);
-                if !intact {
-                    problems.push(AuditProblem {
-                        seq: witness.len.saturating_sub(1),
-                        reason: AuditProblemKind::HeadMismatch,
-                    });
-                }
-            }
-            if problems.is_empty() {
-                self.put_sealed_json_in(&conn, &witness_name, &Head::of(&entries))?;
-            }
-            drop(conn);
-            logs.push(DeviceAuditLog {
-                device_id,
-                documents,
-                report,
-                entries,
-                problems,
-            });
-        }
-        Ok(logs)
     }
 
     /// Id of the audit-log segment this device publishes into, once

@@ -19,7 +19,7 @@ use autosurgeon::ReadDoc;
 
 type Entry = (Value<'static>, ObjId);
 
-/// Hydrates `T` from `doc` through a [`FieldReader`]: the same result as
+/// Hydrates `T` from `doc` through a `FieldReader`: the same result as
 /// `autosurgeon::hydrate(doc)`, with one pass per object instead of one seek
 /// per field.
 pub fn hydrate_fields<T: autosurgeon::Hydrate>(

@@ -4,6 +4,7 @@
 //! whole duration, so operations are serialised and each write is one SQLite
 //! transaction (a crash leaves either the old or the new state).
 mod audit;
+mod audit_admin;
 mod audit_publish;
 mod audit_record;
 pub(crate) mod documents;
@@ -32,7 +33,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::ActorId;
 use rusqlite::Connection;
 
-pub use audit::{DeviceAuditLog, OPEN_COALESCE_SECONDS};
+pub use audit::OPEN_COALESCE_SECONDS;
+pub use audit_admin::DeviceAuditLog;
 pub use header::{DocumentSummary, ListFilter, Listing};
 pub use history::HistoryEntry;
 pub use lease::LeaseStatus;

@@ -76,7 +76,7 @@ pub struct SyncReport {
 /// trip, so several in flight move photos several times faster; within one
 /// variant chunks stay sequential, so an interrupted upload re-sends at most
 /// the chunk that was in flight (docs/performance.md, "Sync vs curl").
-pub const PHOTOS_IN_FLIGHT: usize = 4;
+pub const PHOTOS_IN_FLIGHT: usize = 8;
 
 /// Change sets per push request: few requests (each a round trip and a
 /// relay commit), while the pending count still moves during a long push.

@@ -140,7 +140,7 @@ async fn signed(
         .map(|p| p.as_str())
         .unwrap_or_else(|| parts.uri.path());
     let body_sha256 = wire::body_sha256(&body);
-    let message = wire::signing_bytes_for_digest(
+    let message = wire::signing_bytes(
         parts.method.as_str(),
         path_and_query,
         ws,

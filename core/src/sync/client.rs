@@ -205,7 +205,7 @@ impl RelayClient {
             &self.device_id,
             timestamp,
             &nonce,
-            &body,
+            &wire::body_sha256(&body),
         );
         let signature = b64::encode(&self.identity.sign(&signed));
         let resp = self

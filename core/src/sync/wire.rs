@@ -51,28 +51,6 @@ pub mod b64 {
     }
 }
 
-/// The bytes an Ed25519 request signature covers.
-pub fn signing_bytes(
-    method: &str,
-    path_and_query: &str,
-    workspace_id: &str,
-    device_id: &str,
-    timestamp_ms: i64,
-    nonce_b64: &str,
-    body: &[u8],
-) -> Vec<u8> {
-    let body_hash = body_sha256(body);
-    signing_bytes_for_digest(
-        method,
-        path_and_query,
-        workspace_id,
-        device_id,
-        timestamp_ms,
-        nonce_b64,
-        &body_hash,
-    )
-}
-
 /// SHA-256 of a request body, as the signature covers it.
 pub fn body_sha256(body: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, body);
@@ -81,9 +59,10 @@ pub fn body_sha256(body: &[u8]) -> [u8; 32] {
     out
 }
 
-/// [`signing_bytes`] for a body whose [`body_sha256`] is already known (the
-/// relay keeps it as the stored chunk's hash rather than hashing twice).
-pub fn signing_bytes_for_digest(
+/// The bytes an Ed25519 request signature covers; the body enters as its
+/// [`body_sha256`] (which the relay keeps as a stored chunk's hash rather
+/// than hashing the body twice).
+pub fn signing_bytes(
     method: &str,
     path_and_query: &str,
     workspace_id: &str,
@@ -347,6 +326,9 @@ mod tests {
 
     #[test]
     fn signing_bytes_cover_every_part() {
+        let signing_bytes = |method, path, ws, dev, ts, nonce, body: &[u8]| {
+            signing_bytes(method, path, ws, dev, ts, nonce, &body_sha256(body))
+        };
         let base = signing_bytes("POST", "/v1/x", "ws", "dev", 1, "n", b"body");
         assert!(base.starts_with(b"FV-SIG-1\nPOST\n/v1/x\nws\ndev\n1\nn\n"));
         for other in [

@@ -452,7 +452,7 @@ impl Device {
             &self.id,
             timestamp,
             &nonce,
-            &signed_body,
+            &wire::body_sha256(&signed_body),
         );
         let mut signature = match &opts.other_key {
             Some(pkcs8) => Ed25519KeyPair::from_pkcs8(pkcs8)

@@ -364,7 +364,7 @@ impl FieldVault {
         root_certificate_pem: Option<String>,
     ) -> Result<SyncSettings> {
         let mut config = ClientConfig::new(relay_url);
-        config.root_certificate_pem = root_certificate_pem.map(String::into_bytes);
+        config.root_certificate_pem = root_certificate_pem;
         let settings =
             enrollment::create_workspace(&self.vault, &config, &operator_token, lease_hours)
                 .await?;
@@ -405,7 +405,7 @@ impl FieldVault {
             &qr_text,
             &device_name,
             Duration::from_secs(timeout_secs.into()),
-            root_certificate_pem.map(String::into_bytes),
+            root_certificate_pem,
         )
         .await?;
         Ok(settings.into())

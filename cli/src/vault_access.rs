@@ -128,9 +128,14 @@ pub fn client_config(vault: &Vault) -> CliResult<ClientConfig> {
 }
 
 /// The PEM root certificate in `path`, if one was given.
-pub fn root_certificate(path: Option<&std::path::Path>) -> CliResult<Option<Vec<u8>>> {
-    path.map(|p| std::fs::read(p).map_err(|e| CliError::io("cannot read", p, e)))
-        .transpose()
+pub fn root_certificate(path: Option<&std::path::Path>) -> CliResult<Option<String>> {
+    path.map(|p| {
+        let bytes = std::fs::read(p).map_err(|e| CliError::io("cannot read", p, e))?;
+        String::from_utf8(bytes).map_err(|_| {
+            fieldvault::Error::InvalidInput("the root certificate is not valid PEM".into()).into()
+        })
+    })
+    .transpose()
 }
 
 pub fn runtime() -> CliResult<tokio::runtime::Runtime> {

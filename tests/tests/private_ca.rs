@@ -93,7 +93,7 @@ async fn devices_enrolled_with_the_private_ca_sync_through_tls_and_others_are_re
     let ca = private_ca();
     let url = format!("https://{}", tls_front(&relay.url, ca.server.clone()).await);
     let with_ca = |device: &mut Device| {
-        device.config.root_certificate_pem = Some(ca.ca_pem.clone().into_bytes());
+        device.config.root_certificate_pem = Some(ca.ca_pem.clone());
     };
 
     // Without the CA, the office cannot even create the workspace.
@@ -105,7 +105,7 @@ async fn devices_enrolled_with_the_private_ca_sync_through_tls_and_others_are_re
 
     // A certificate that is not PEM is refused before anything is sent.
     let mut garbled = Device::new(root.path(), "garbled", &url);
-    garbled.config.root_certificate_pem = Some(b"not a certificate".to_vec());
+    garbled.config.root_certificate_pem = Some("not a certificate".into());
     let refused =
         enrollment::create_workspace(&garbled.vault, &garbled.config, OPERATOR_TOKEN, 72).await;
     assert!(

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub struct ClientConfig {
     pub relay_url: String,
     /// PEM root certificate(s) to trust in addition to the built-in roots.
-    pub root_certificate_pem: Option<Vec<u8>>,
+    pub root_certificate_pem: Option<String>,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
 }
@@ -37,24 +37,9 @@ impl ClientConfig {
     /// enrolment.
     pub fn for_enrolment(settings: &crate::vault::SyncSettings) -> Self {
         Self {
-            root_certificate_pem: settings
-                .relay_root_certificate_pem
-                .as_ref()
-                .map(|pem| pem.as_bytes().to_vec()),
+            root_certificate_pem: settings.relay_root_certificate_pem.clone(),
             ..Self::new(settings.relay_url.clone())
         }
-    }
-
-    /// `root_certificate_pem` as text, for recording in the vault's settings.
-    pub(crate) fn root_certificate_text(&self) -> Result<Option<String>> {
-        self.root_certificate_pem
-            .as_ref()
-            .map(|pem| {
-                String::from_utf8(pem.clone()).map_err(|_| {
-                    Error::InvalidInput("the root certificate is not valid PEM".into())
-                })
-            })
-            .transpose()
     }
 }
 
@@ -67,7 +52,7 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
     if let Some(pem) = &config.root_certificate_pem {
         // A bundle may carry several (a town's root and its intermediates);
         // text with no certificate in it is refused, not silently ignored.
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .ok()
             .filter(|certs| !certs.is_empty())
             .ok_or_else(|| Error::InvalidInput("the root certificate is not valid PEM".into()))?;

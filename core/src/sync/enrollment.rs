@@ -28,7 +28,6 @@ pub async fn create_workspace(
             "this vault already belongs to a workspace".into(),
         ));
     }
-    let root_certificate = config.root_certificate_text()?;
     let identity = vault.device_identity()?;
     let workspace_id = uuid::Uuid::new_v4().to_string();
     let request = wire::CreateWorkspace {
@@ -56,7 +55,7 @@ pub async fn create_workspace(
         lease_hours,
         // Enrolment is a check-in: the offline lease starts now.
         last_success_ms: Some(vault.now_ms()),
-        relay_root_certificate_pem: root_certificate,
+        relay_root_certificate_pem: config.root_certificate_pem.clone(),
     };
     vault.enable_sync(&settings)?;
     // Epoch 1 starts now (for scheduled rotation).
@@ -149,7 +148,7 @@ pub async fn join_workspace(
     qr_text: &str,
     device_name: &str,
     timeout: Duration,
-    root_certificate_pem: Option<Vec<u8>>,
+    root_certificate_pem: Option<String>,
 ) -> Result<SyncSettings> {
     if vault.sync_settings()?.is_some() {
         return Err(Error::InvalidInput(
@@ -159,7 +158,6 @@ pub async fn join_workspace(
     let qr = QrPayload::decode(qr_text)?;
     let mut config = ClientConfig::new(qr.relay.clone());
     config.root_certificate_pem = root_certificate_pem;
-    let root_certificate = config.root_certificate_text()?;
     let identity = Arc::new(vault.device_identity()?);
     let device_id = vault.device_id();
     let pairing = DevicePairing::new(qr.clone())?;
@@ -213,7 +211,7 @@ pub async fn join_workspace(
         cursor: 0,
         lease_hours: status.lease_hours,
         last_success_ms: Some(vault.now_ms()),
-        relay_root_certificate_pem: root_certificate,
+        relay_root_certificate_pem: config.root_certificate_pem,
     };
     vault.enable_sync(&settings)?;
     Ok(settings)

@@ -134,12 +134,7 @@ impl Vault {
             let corrupted = || Error::Corrupted(format!("the audit log document {}", summary.id));
             let device_id: String =
                 autosurgeon::hydrate_prop(doc, ROOT, "device_id").map_err(|_| corrupted())?;
-            // Logs published before reports existed have no `report` key.
-            if doc.get(ROOT, "report").ok().flatten().is_none() {
-                continue;
-            }
-            let report: Option<DeviceReport> =
-                autosurgeon::hydrate_prop(doc, ROOT, "report").map_err(|_| corrupted())?;
+            let report = super::audit_publish::published_report(doc).map_err(|_| corrupted())?;
             let (Some(report), first_seq) = (report, first_seq_of(doc)) else {
                 continue;
             };

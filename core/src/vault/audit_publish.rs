@@ -35,6 +35,18 @@ fn same_report(old: Option<&DeviceReport>, new: &DeviceReport) -> bool {
     })
 }
 
+/// The device report published in an audit-log document, `None` when there
+/// is none, including in logs published before reports existed (no `report`
+/// key, which autosurgeon would refuse for an `Option`).
+pub(super) fn published_report(
+    doc: &AutoCommit,
+) -> std::result::Result<Option<DeviceReport>, autosurgeon::HydrateError> {
+    if doc.get(ROOT, "report").ok().flatten().is_none() {
+        return Ok(None);
+    }
+    autosurgeon::hydrate_prop(doc, ROOT, "report")
+}
+
 /// The object of type `ty` at `key` of `parent`.
 fn object_at(doc: &AutoCommit, parent: &ObjId, key: &str, ty: ObjType) -> Option<ObjId> {
     match doc.get(parent, key).ok()?? {
@@ -91,8 +103,7 @@ impl Vault {
         doc.set_actor(self.actor.clone());
         let report = match report {
             Some(new) => {
-                let old: Option<DeviceReport> =
-                    autosurgeon::hydrate_prop(&*doc, ROOT, "report").map_err(|_| corrupted())?;
+                let old = published_report(doc).map_err(|_| corrupted())?;
                 (!same_report(old.as_ref(), &new)).then_some(new)
             }
             None => None,
@@ -203,6 +214,33 @@ mod tests {
         assert_eq!(now, changes + 1);
         assert_eq!(after.entries, before.entries);
         assert_eq!(after.report.expect("report").pending_changes, 99);
+    }
+
+    /// Logs published before device reports existed have no `report` key;
+    /// publishing into one adds the report (it used to fail as corrupted).
+    #[test]
+    fn a_log_published_before_reports_receives_one() {
+        let (_tmp, v) = vault("staff-1");
+        bear(&v);
+        v.publish_audit().expect("publish");
+        let (id, before, _) = published(&v);
+        {
+            let conn = v.lock();
+            let mut stored = sealed_doc::load(&conn, &v.keys, &v.key_cache, &id).expect("load");
+            stored.doc.delete(ROOT, "report").expect("delete");
+            stored.doc.commit();
+            stored
+                .persist(&conn, v.options.compact_every, v.outbox_enabled())
+                .expect("persist");
+        }
+        let (_, legacy, _) = published(&v);
+        assert_eq!(legacy.report, None);
+
+        bear(&v);
+        assert_eq!(v.publish_audit().expect("publish"), 1);
+        let (_, after, _) = published(&v);
+        assert_eq!(after.entries.len(), before.entries.len() + 1);
+        assert_eq!(after.report.expect("report").staff_id, "staff-1");
     }
 
     #[test]

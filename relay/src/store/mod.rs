@@ -13,6 +13,7 @@ use crate::error::ApiError;
 
 pub mod postgres;
 pub mod sqlite;
+mod wal_checkpointer;
 
 /// Upper bound on the sealed bytes of one pull page (at least one entry is
 /// always returned). Keeps a page of 1,000 large entries from being built in

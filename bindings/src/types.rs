@@ -612,6 +612,9 @@ pub struct SyncSettings {
     pub admin_device_id: String,
     pub lease_hours: u32,
     pub last_success_ms: Option<i64>,
+    /// Root certificate(s) trusted for the relay besides the platform's
+    /// (PEM, public), if any.
+    pub relay_root_certificate_pem: Option<String>,
 }
 
 impl From<fieldvault::SyncSettings> for SyncSettings {
@@ -623,6 +626,7 @@ impl From<fieldvault::SyncSettings> for SyncSettings {
             admin_device_id: s.admin_device_id,
             lease_hours: s.lease_hours,
             last_success_ms: s.last_success_ms,
+            relay_root_certificate_pem: s.relay_root_certificate_pem,
         }
     }
 }

@@ -350,6 +350,17 @@ impl FieldVault {
         Ok(self.vault.sync_settings()?.map(Into::into))
     }
 
+    /// Replaces the root certificate(s) trusted for the relay besides the
+    /// platform's (PEM text; `None`: the platform's roots only), when the
+    /// town's private CA is renewed. Refused with `InvalidInput` (nothing
+    /// changed) when the text holds no certificate; a running sync engine
+    /// uses it from its next pass.
+    pub fn set_relay_root_certificate(&self, root_certificate_pem: Option<String>) -> Result<()> {
+        Ok(self
+            .vault
+            .set_relay_root_certificate(root_certificate_pem)?)
+    }
+
     /// Admin (office) device: creates a workspace on the relay with the
     /// operator's token and makes this vault its admin.
     /// `root_certificate_pem`: a root certificate to trust for the relay

@@ -300,6 +300,32 @@ The relay's operator token comes from FIELDVAULT_OPERATOR_TOKEN or a prompt.
 Example:
   FIELDVAULT_OPERATOR_TOKEN=... fieldvault workspace create --relay http://127.0.0.1:8080")]
     Create(WorkspaceCreateArgs),
+
+    /// Replace the root certificate trusted for the relay (a town's renewed
+    /// private CA), keeping the enrolment.
+    #[command(after_help = "\
+The file is checked before anything changes; the next sync uses it.
+
+Examples:
+  fieldvault workspace root-certificate --file town-ca-2027.pem
+  fieldvault workspace root-certificate --none      # the system's roots only")]
+    RootCertificate(RootCertificateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RootCertificateArgs {
+    /// PEM file of the root certificate(s) to trust besides the system's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "none",
+        required_unless_present = "none"
+    )]
+    pub file: Option<PathBuf>,
+
+    /// Trust only the system's root certificates from now on.
+    #[arg(long)]
+    pub none: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! The relay commands through the built binary against a relay on 127.0.0.1:
 //! workspace create, device pair + enroll (two processes at once, as at the
 //! office), sync both ways, device list, revoke with a verified wipe receipt,
-//! key rotation, and the exit codes of their failures.
+//! key rotation, replacing the relay's root certificate, and the exit codes
+//! of their failures.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -9,6 +10,20 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
+
+/// A test CA's certificate (public part only; its key was thrown away).
+const TEST_CA_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBozCCAUmgAwIBAgIUe6itKLveaMMNMo48TblBaq9ZTZ0wCgYIKoZIzj0EAwIw\n\
+JjEkMCIGA1UEAwwbRmllbGRWYXVsdCB0ZXN0IENBIChLb3RsaW4pMCAXDTI2MTEy\n\
+NDEzNTkwM1oYDzIxMjYxMDMxMTM1OTAzWjAmMSQwIgYDVQQDDBtGaWVsZFZhdWx0\n\
+IHRlc3QgQ0EgKEtvdGxpbikwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQZWIeb\n\
+fGz69szPcV7YTWa+5MG9HQdeuSJO6a9RjXBYme92KoQOxunHgLZFfOq/sC/psTqf\n\
+S3onc0bo/vq4Kblpo1MwUTAdBgNVHQ4EFgQUMWqQhkTBi0MltTFAuET+q+xYQY8w\n\
+HwYDVR0jBBgwFoAUMWqQhkTBi0MltTFAuET+q+xYQY8wDwYDVR0TAQH/BAUwAwEB\n\
+/zAKBggqhkjOPQQDAgNIADBFAiEA8MTPYq0pCGfjGqRmbaRURUDIUdCDMez8mBhc\n\
+0Mv6lIkCIBOJ5WY7eeT1i1HOBpPjM+ek2kFpHbNjSrjiqPNUn7h+\n\
+-----END CERTIFICATE-----\n";
 
 /// Runs `device pair` on `admin` and `enroll` on `member` concurrently.
 fn pair(admin: &std::path::Path, member: &std::path::Path, name: &str) -> String {
@@ -170,6 +185,27 @@ fn admin_desktop_enrolls_syncs_revokes_and_rotates() {
     // Revoking twice: the relay refuses (exit 8).
     let e = json(&office, &["device", "revoke", &field_id], 8);
     assert_eq!(e["error"]["kind"], "refused");
+
+    // Replacing the relay's root certificate: a file that is no certificate
+    // is invalid input (exit 6) and changes nothing; a real one is recorded
+    // and the plain-HTTP relay still syncs; `--none` goes back.
+    let root_certificate = |name: &str, pem: &str, exit: i32| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, pem).expect("pem");
+        let path = file.to_str().expect("path");
+        json(
+            &office,
+            &["workspace", "root-certificate", "--file", path],
+            exit,
+        )
+    };
+    let e = root_certificate("garbled.pem", "not a certificate", 6);
+    assert_eq!(e["error"]["kind"], "invalid");
+    let set = root_certificate("town-ca.pem", TEST_CA_PEM, 0);
+    assert_eq!(set["custom_root_certificate"], true);
+    json(&office, &["sync"], 0);
+    let cleared = json(&office, &["workspace", "root-certificate", "--none"], 0);
+    assert_eq!(cleared["custom_root_certificate"], false);
 
     let rotated = json(&office, &["key", "rotate"], 0);
     assert_eq!(rotated["epoch"], 3);

@@ -22,6 +22,7 @@ import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -203,5 +204,49 @@ class SyncTest {
         val badQr = assertThrows<FieldVaultException.InvalidInput> { runBlocking { vault.joinWorkspace("not a QR payload", "x", 5u) } }
         assertTrue(badQr.message!!.startsWith("invalid input: "), badQr.message)
         vault.close()
+    }
+
+    /** A test CA's certificate (public part only; its key was thrown away). */
+    private val testCaPem = """
+-----BEGIN CERTIFICATE-----
+MIIBozCCAUmgAwIBAgIUe6itKLveaMMNMo48TblBaq9ZTZ0wCgYIKoZIzj0EAwIw
+JjEkMCIGA1UEAwwbRmllbGRWYXVsdCB0ZXN0IENBIChLb3RsaW4pMCAXDTI2MTEy
+NDEzNTkwM1oYDzIxMjYxMDMxMTM1OTAzWjAmMSQwIgYDVQQDDBtGaWVsZFZhdWx0
+IHRlc3QgQ0EgKEtvdGxpbikwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQZWIeb
+fGz69szPcV7YTWa+5MG9HQdeuSJO6a9RjXBYme92KoQOxunHgLZFfOq/sC/psTqf
+S3onc0bo/vq4Kblpo1MwUTAdBgNVHQ4EFgQUMWqQhkTBi0MltTFAuET+q+xYQY8w
+HwYDVR0jBBgwFoAUMWqQhkTBi0MltTFAuET+q+xYQY8wDwYDVR0TAQH/BAUwAwEB
+/zAKBggqhkjOPQQDAgNIADBFAiEA8MTPYq0pCGfjGqRmbaRURUDIUdCDMez8mBhc
+0Mv6lIkCIBOJ5WY7eeT1i1HOBpPjM+ek2kFpHbNjSrjiqPNUn7h+
+-----END CERTIFICATE-----
+    """.trimIndent()
+
+    @Test
+    fun `the relay's root certificate is replaced only by a real certificate`() = runBlocking {
+        val (office, _) = pairedWorkspace(relay)
+        assertNull(office.syncSettings()!!.relayRootCertificatePem)
+
+        val garbled = assertThrows<FieldVaultException.InvalidInput> { office.setRelayRootCertificate("not a certificate") }
+        assertEquals("invalid input: the root certificate is not valid PEM", garbled.message)
+        assertNull(office.syncSettings()!!.relayRootCertificatePem, "nothing recorded")
+
+        val engine = office.syncEngine()
+        engine.syncOnce()
+        val lastSuccess = office.syncSettings()!!.lastSuccessMs
+        office.setRelayRootCertificate(testCaPem)
+        assertEquals(testCaPem, office.syncSettings()!!.relayRootCertificatePem)
+        assertEquals(lastSuccess, office.syncSettings()!!.lastSuccessMs, "the rest of the enrolment is kept")
+        // The running engine rebuilds its client with the certificate and goes on.
+        engine.syncOnce()
+
+        office.setRelayRootCertificate(null)
+        assertNull(office.syncSettings()!!.relayRootCertificatePem)
+        engine.syncOnce()
+        engine.close()
+
+        val (stranger, _) = newVault("not-enrolled")
+        val notEnrolled = assertThrows<FieldVaultException.InvalidInput> { stranger.setRelayRootCertificate(null) }
+        assertEquals("invalid input: this vault is not enrolled in a workspace", notEnrolled.message)
+        listOf(office, stranger).forEach { it.close() }
     }
 }

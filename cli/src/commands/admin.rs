@@ -7,7 +7,9 @@ use fieldvault::sync::wire::{DeviceInfo, Role};
 use fieldvault::sync::{admin, enrollment};
 use serde_json::json;
 
-use crate::cli::{EnrollArgs, Global, PairArgs, RevokeArgs, WorkspaceCreateArgs};
+use crate::cli::{
+    EnrollArgs, Global, PairArgs, RevokeArgs, RootCertificateArgs, WorkspaceCreateArgs,
+};
 use crate::error::{CliError, CliResult, ExitCode};
 use crate::output::{line, print_json, spinner};
 use crate::vault_access::{self, client_config, runtime, OPERATOR_TOKEN_ENV};
@@ -386,6 +388,22 @@ pub fn device_revoke(g: &Global, args: &RevokeArgs) -> CliResult<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+pub fn workspace_root_certificate(g: &Global, args: &RootCertificateArgs) -> CliResult<()> {
+    let vault = vault_access::open(g)?;
+    let pem = vault_access::root_certificate(args.file.as_deref())?;
+    let custom = pem.is_some();
+    vault.set_relay_root_certificate(pem)?;
+    if g.json {
+        return print_json(&json!({ "custom_root_certificate": custom }));
+    }
+    line(if custom {
+        "The relay's root certificate is replaced; the next sync trusts it."
+    } else {
+        "Only the system's root certificates are trusted for the relay from now on."
+    });
+    Ok(())
 }
 
 pub fn key_rotate(g: &Global) -> CliResult<()> {

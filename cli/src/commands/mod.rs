@@ -19,6 +19,9 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Enroll(args) => admin::enroll(g, &args),
         Command::Sync => admin::sync(g),
         Command::Workspace(WorkspaceCommand::Create(args)) => admin::workspace_create(g, &args),
+        Command::Workspace(WorkspaceCommand::RootCertificate(args)) => {
+            admin::workspace_root_certificate(g, &args)
+        }
         Command::Device(DeviceCommand::Pair(args)) => admin::device_pair(g, &args),
         Command::Device(DeviceCommand::List) => admin::device_list(g),
         Command::Device(DeviceCommand::Revoke(args)) => admin::device_revoke(g, &args),

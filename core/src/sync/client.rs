@@ -43,6 +43,16 @@ impl ClientConfig {
     }
 }
 
+/// The certificates of a PEM bundle (a town's root and its intermediates may
+/// come together); text with no certificate in it is refused, not silently
+/// ignored.
+pub(crate) fn root_certificates(pem: &str) -> Result<Vec<reqwest::Certificate>> {
+    reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+        .ok()
+        .filter(|certs| !certs.is_empty())
+        .ok_or_else(|| Error::InvalidInput("the root certificate is not valid PEM".into()))
+}
+
 fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(config.request_timeout)
@@ -50,13 +60,7 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
         .http1_only()
         .user_agent(concat!("fieldvault/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &config.root_certificate_pem {
-        // A bundle may carry several (a town's root and its intermediates);
-        // text with no certificate in it is refused, not silently ignored.
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-            .ok()
-            .filter(|certs| !certs.is_empty())
-            .ok_or_else(|| Error::InvalidInput("the root certificate is not valid PEM".into()))?;
-        for cert in certs {
+        for cert in root_certificates(pem)? {
             builder = builder.add_root_certificate(cert);
         }
     }

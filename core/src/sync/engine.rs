@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use super::client::{ClientConfig, RelayClient};
+use super::identity::DeviceIdentity;
 use super::pairing;
 use super::wire::{self, MAX_PULL_LIMIT};
 use crate::crypto::random;
@@ -115,7 +116,16 @@ pub fn backoff_delay(failures: u32) -> Duration {
 
 pub struct SyncEngine {
     vault: Arc<Vault>,
-    client: RelayClient,
+    /// Replaced when the vault's recorded root certificate changes
+    /// ([`Self::follow_recorded_certificate`]); a pass keeps the client it
+    /// started with for each request it makes.
+    client: Mutex<Arc<RelayClient>>,
+    /// How the engine was told to reach the relay, and the device's key:
+    /// what a replacement client is built from.
+    config: ClientConfig,
+    identity: Arc<DeviceIdentity>,
+    /// The vault's recorded root certificate when the client was built.
+    followed_certificate: Mutex<Option<String>>,
     state: watch::Sender<SyncState>,
     wake: Notify,
     cancel: watch::Sender<bool>,
@@ -135,7 +145,7 @@ impl SyncEngine {
             &config,
             &settings.workspace_id,
             &vault.device_id(),
-            identity,
+            identity.clone(),
         )?;
         let (pending_changes, pending_bytes) = vault.outbox_size()?;
         let state = SyncState {
@@ -147,7 +157,10 @@ impl SyncEngine {
         };
         Ok(Arc::new(Self {
             vault,
-            client,
+            client: Mutex::new(Arc::new(client)),
+            config,
+            identity,
+            followed_certificate: Mutex::new(settings.relay_root_certificate_pem.clone()),
             state: watch::channel(state).0,
             wake: Notify::new(),
             cancel: watch::channel(false).0,
@@ -160,8 +173,38 @@ impl SyncEngine {
         &self.vault
     }
 
-    pub fn client(&self) -> &RelayClient {
-        &self.client
+    /// The client this engine's requests go through now.
+    pub fn client(&self) -> Arc<RelayClient> {
+        crate::mutex::lock(&self.client).clone()
+    }
+
+    /// If the vault's recorded root certificate changed since the client was
+    /// built (`Vault::set_relay_root_certificate`, a town's CA renewed), the
+    /// engine trusts the new one from this pass on; the relay and the
+    /// timeouts stay as the engine was given them.
+    fn follow_recorded_certificate(&self) -> Result<()> {
+        let recorded = self
+            .vault
+            .sync_settings()?
+            .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?
+            .relay_root_certificate_pem;
+        let mut followed = crate::mutex::lock(&self.followed_certificate);
+        if *followed == recorded {
+            return Ok(());
+        }
+        let config = ClientConfig {
+            root_certificate_pem: recorded.clone(),
+            ..self.config.clone()
+        };
+        let client = RelayClient::new(
+            &config,
+            &self.settings().workspace_id,
+            &self.vault.device_id(),
+            self.identity.clone(),
+        )?;
+        *crate::mutex::lock(&self.client) = Arc::new(client);
+        *followed = recorded;
+        Ok(())
     }
 
     /// Subscribe to state changes.
@@ -211,10 +254,13 @@ impl SyncEngine {
         crate::mutex::lock(&self.settings).clone()
     }
 
+    /// Changes the engine's fields of the settings (cursor, last success) in
+    /// the vault's current record, so that a change made meanwhile through
+    /// the vault (the root certificate) is kept.
     fn save_settings(&self, f: impl FnOnce(&mut SyncSettings)) -> Result<()> {
         let mut guard = crate::mutex::lock(&self.settings);
-        f(&mut guard);
-        self.vault.save_sync_settings(&guard)
+        *guard = self.vault.update_sync_settings(f)?;
+        Ok(())
     }
 
     /// One full pass. Errors leave everything consistent: what was acknowledged
@@ -278,6 +324,7 @@ impl SyncEngine {
 
     async fn pass_inner(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        self.follow_recorded_certificate()?;
         match self.refresh_keys().await {
             Err(Error::Revoked) => {
                 self.wipe_after_revocation().await;
@@ -311,7 +358,7 @@ impl SyncEngine {
                 &self.vault.device_id(),
                 chrono::Utc::now().timestamp_millis(),
             );
-            if let Err(e) = self.client.post_wipe_receipt(receipt).await {
+            if let Err(e) = self.client().post_wipe_receipt(receipt).await {
                 tracing::warn!(target: "fieldvault::sync", "could not report the wipe: {e}");
             }
         }
@@ -320,7 +367,7 @@ impl SyncEngine {
     /// Fetches key envelopes when the relay is at an epoch this device lacks.
     async fn refresh_keys(&self) -> Result<()> {
         let settings = self.settings();
-        let status = self.client.status().await?;
+        let status = self.client().status().await?;
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
         if keys.has_epoch(status.current_epoch) {
             return Ok(());
@@ -329,7 +376,7 @@ impl SyncEngine {
             // The admin device creates epochs itself and holds them all.
             return Ok(());
         };
-        for envelope in self.client.key_envelopes().await?.envelopes {
+        for envelope in self.client().key_envelopes().await?.envelopes {
             if envelope.epoch == 0 || keys.has_epoch(envelope.epoch) {
                 continue;
             }
@@ -389,7 +436,7 @@ impl SyncEngine {
                 });
                 sent.push((item.entry_id.clone(), item.doc));
             }
-            let result = self.client.push(entries).await?;
+            let result = self.client().push(entries).await?;
             let acked: Vec<(Vec<u8>, crate::model::DocumentId)> = sent
                 .into_iter()
                 .filter(|(entry_id, _)| result.acked.iter().any(|a| &a.entry_id == entry_id))
@@ -491,7 +538,7 @@ impl SyncEngine {
                 return Ok(None);
             }
             let sealed = keys.seal_chunk(epoch, &blob_id, index, count, chunk)?;
-            self.client
+            self.client()
                 .put_chunk(&blob_id, index, count, epoch, sealed)
                 .await?;
             sent += 1;
@@ -520,7 +567,7 @@ impl SyncEngine {
             .iter()
             .map(|t| keys.blob_id(&t.photo, t.variant.as_str()))
             .collect::<Result<Vec<_>>>()?;
-        let statuses = self.client.blob_statuses(&ids).await?;
+        let statuses = self.client().blob_statuses(&ids).await?;
         Ok(ids.into_iter().zip(statuses).collect())
     }
 
@@ -569,7 +616,7 @@ impl SyncEngine {
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let sealed = self.client.get_chunk(&blob_id, index).await?;
+            let sealed = self.client().get_chunk(&blob_id, index).await?;
             // The chunk names no epoch: try the newest key first.
             let plain = keys
                 .epochs()
@@ -614,7 +661,8 @@ impl SyncEngine {
             s.phase = SyncPhase::Pulling;
             s.current_transfer = Some("receiving changes".into());
         });
-        let mut page = self.client.pull(cursor, MAX_PULL_LIMIT).await?;
+        let client = self.client();
+        let mut page = client.pull(cursor, MAX_PULL_LIMIT).await?;
         loop {
             if self.cancelled() {
                 return Err(Error::Cancelled);
@@ -626,7 +674,7 @@ impl SyncEngine {
                 return Ok(());
             };
             let merge = self.merge_page(Arc::clone(&keys), page.entries);
-            let (merged, next) = tokio::join!(merge, self.client.pull(next_after, MAX_PULL_LIMIT));
+            let (merged, next) = tokio::join!(merge, client.pull(next_after, MAX_PULL_LIMIT));
             for (seq, result) in merged? {
                 match result {
                     Ok(true) => report.pulled += 1,

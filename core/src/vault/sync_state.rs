@@ -81,6 +81,40 @@ impl Vault {
             .transpose()
     }
 
+    /// Reads, changes and writes the sync settings in one step under the
+    /// vault's lock, so that two writers (a sync engine moving its cursor, the
+    /// app replacing the relay's root certificate) never undo each other.
+    pub(crate) fn update_sync_settings(
+        &self,
+        f: impl FnOnce(&mut SyncSettings),
+    ) -> Result<SyncSettings> {
+        let settings = {
+            let conn = self.lock();
+            let mut settings: SyncSettings =
+                self.sealed_json_in(&conn, SETTINGS)?.ok_or_else(|| {
+                    Error::InvalidInput("this vault is not enrolled in a workspace".into())
+                })?;
+            f(&mut settings);
+            self.put_sealed_json_in(&conn, SETTINGS, &settings)?;
+            settings
+        };
+        self.lease.update(&settings);
+        Ok(settings)
+    }
+
+    /// Replaces the root certificate(s) trusted for this vault's relay
+    /// besides the platform's (PEM; `None`: the platform's roots only), for a
+    /// town whose private CA is renewed or replaced. Checked before it is
+    /// recorded: text with no certificate is `InvalidInput` and changes
+    /// nothing. A running sync engine uses it from its next pass.
+    pub fn set_relay_root_certificate(&self, pem: Option<String>) -> Result<()> {
+        if let Some(pem) = &pem {
+            crate::sync::client::root_certificates(pem)?;
+        }
+        self.update_sync_settings(|s| s.relay_root_certificate_pem = pem)?;
+        Ok(())
+    }
+
     pub(crate) fn save_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
         let json = Zeroizing::new(
             serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,

@@ -246,6 +246,14 @@ public final class FieldVault: @unchecked Sendable {
 
     public func syncSettings() throws -> SyncSettings? { try inner.syncSettings() }
 
+    /// Replaces the root certificate(s) trusted for the relay besides the
+    /// system's (PEM; `nil`: the system's only), when the town's private CA is
+    /// renewed. Throws `invalidInput` and changes nothing when the text holds
+    /// no certificate; the running `Sync` uses it from its next pass.
+    public func setRelayRootCertificate(_ pem: String?) async throws {
+        try await offMain { try self.inner.setRelayRootCertificate(rootCertificatePem: pem) }
+    }
+
     /// Office device: creates the workspace with the relay operator's token.
     /// `rootCertificatePEM`: a root certificate to trust for the relay besides
     /// the system's (a private CA on a closed network, e.g. LGWAN); kept with

@@ -208,6 +208,14 @@ class FieldVault private constructor(
     suspend fun syncSettings(): SyncSettings? = io { inner.syncSettings() }
 
     /**
+     * Replaces the root certificate(s) trusted for the relay besides the system's (PEM; `null`: the
+     * system's only), when the town's private CA is renewed. Throws `InvalidInput` and changes
+     * nothing when the text holds no certificate; the running [Sync] uses it from its next pass.
+     */
+    suspend fun setRelayRootCertificate(rootCertificatePem: String?) =
+        io { inner.setRelayRootCertificate(rootCertificatePem) }
+
+    /**
      * Office device: creates the workspace on the town's relay with its operator's token. [rootCertificatePem]: a root
      * certificate to trust for the relay besides the system's (a private CA on a closed
      * network, e.g. LGWAN); kept with the enrolment for every later connection.

@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 INSERT OR IGNORE INTO relay_meta (name, value) VALUES ('schema_version', 1);
 ";
 
-fn db(e: rusqlite::Error) -> ApiError {
+pub(super) fn db(e: rusqlite::Error) -> ApiError {
     // rusqlite messages name constraints and columns, never bound values.
     ApiError::internal(format!("sqlite: {e}"))
 }
@@ -299,7 +299,12 @@ fn write_chunks(conn: &mut Connection, batch: Vec<QueuedChunk>) {
             }
         }
         Err(e) => {
-            let detail = e.to_string();
+            // Every failure here is a storage one; keep its detail for the
+            // log (`Display` of an internal error is only "internal error").
+            let detail = match e {
+                ApiError::Internal(detail) => detail,
+                other => other.to_string(),
+            };
             for q in batch {
                 let _ = q.done.send(Err(ApiError::internal(detail.clone())));
             }

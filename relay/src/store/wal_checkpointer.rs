@@ -22,6 +22,7 @@ use std::sync::mpsc::{self, Receiver};
 use rusqlite::hooks::Wal;
 use rusqlite::Connection;
 
+use super::sqlite::db;
 use crate::error::ApiError;
 
 /// WAL size (pages) at which the background thread is woken: SQLite's own
@@ -37,9 +38,9 @@ pub const INLINE_PAGES: i32 = 16_384;
 /// auto-checkpoint on that connection). The thread ends by itself once
 /// `writer` is closed (the hook holds the only way to wake it).
 pub fn start(db_path: &Path, writer: &mut Connection) -> Result<(), ApiError> {
-    let conn = Connection::open(db_path).map_err(|e| internal(&e))?;
+    let conn = Connection::open(db_path).map_err(db)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(|e| internal(&e))?;
+        .map_err(db)?;
     // One pending wake-up is enough: a checkpoint covers every commit made
     // before it starts.
     let (wake, wakes) = mpsc::sync_channel(1);
@@ -59,7 +60,7 @@ pub fn start(db_path: &Path, writer: &mut Connection) -> Result<(), ApiError> {
             }
             Ok(())
         }))
-        .map_err(|e| internal(&e))
+        .map_err(db)
 }
 
 fn run(conn: &Connection, wakes: &Receiver<()>) {
@@ -69,8 +70,4 @@ fn run(conn: &Connection, wakes: &Receiver<()>) {
             tracing::warn!(error = %e, "background WAL checkpoint failed");
         }
     }
-}
-
-fn internal(e: &rusqlite::Error) -> ApiError {
-    ApiError::internal(format!("sqlite: {e}"))
 }

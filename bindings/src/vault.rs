@@ -53,9 +53,7 @@ pub struct FieldVault {
 
 impl FieldVault {
     fn enrolment(&self) -> Result<fieldvault::vault::SyncSettings> {
-        self.vault.sync_settings()?.ok_or_else(|| {
-            FieldVaultError::InvalidInput("this vault is not enrolled in a workspace".into())
-        })
+        Ok(self.vault.enrolment()?)
     }
 
     fn relay_config(&self) -> Result<ClientConfig> {

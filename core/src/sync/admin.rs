@@ -21,9 +21,7 @@ pub(crate) fn admin(
     vault: &Vault,
     config: &ClientConfig,
 ) -> Result<(SyncSettings, RelayClient, Arc<DeviceIdentity>)> {
-    let settings = vault
-        .sync_settings()?
-        .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?;
+    let settings = vault.enrolment()?;
     if settings.role != Role::Admin {
         return Err(Error::InvalidInput(
             "only the workspace admin device can do this".into(),

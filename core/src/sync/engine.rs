@@ -137,9 +137,7 @@ pub struct SyncEngine {
 impl SyncEngine {
     /// An engine for an enrolled vault.
     pub fn new(vault: Arc<Vault>, config: ClientConfig) -> Result<Arc<Self>> {
-        let settings = vault.sync_settings()?.ok_or_else(|| {
-            Error::InvalidInput("this vault is not enrolled in a workspace".into())
-        })?;
+        let settings = vault.enrolment()?;
         let identity = Arc::new(vault.device_identity()?);
         let client = RelayClient::new(
             &config,
@@ -183,11 +181,7 @@ impl SyncEngine {
     /// engine trusts the new one from this pass on; the relay and the
     /// timeouts stay as the engine was given them.
     fn follow_recorded_certificate(&self) -> Result<()> {
-        let recorded = self
-            .vault
-            .sync_settings()?
-            .ok_or_else(|| Error::InvalidInput("this vault is not enrolled in a workspace".into()))?
-            .relay_root_certificate_pem;
+        let recorded = self.vault.enrolment()?.relay_root_certificate_pem;
         let mut followed = crate::mutex::lock(&self.followed_certificate);
         if *followed == recorded {
             return Ok(());

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -21,6 +22,10 @@ const SETTINGS: &str = "sync.settings";
 const IDENTITY: &str = "sync.identity";
 const DKK: &str = "sync.dkk";
 const EPOCHS: &str = "sync.epochs";
+
+fn not_enrolled() -> Error {
+    Error::InvalidInput("this vault is not enrolled in a workspace".into())
+}
 
 /// How this vault syncs. Stored sealed; never logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,13 +60,23 @@ impl Vault {
     }
 
     pub(crate) fn put_sealed_meta(&self, name: &str, value: &[u8]) -> Result<()> {
-        let conn = self.lock();
-        rows::put_meta(&conn, name, &self.keys.meta.seal(meta_aad(name), value)?)
+        self.put_sealed_meta_in(&self.lock(), name, value)
+    }
+
+    fn put_sealed_meta_in(&self, conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
+        rows::put_meta(conn, name, &self.keys.meta.seal(meta_aad(name), value)?)
     }
 
     pub(crate) fn get_sealed_meta(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
-        let conn = self.lock();
-        match rows::get_meta(&conn, name)? {
+        self.get_sealed_meta_in(&self.lock(), name)
+    }
+
+    fn get_sealed_meta_in(
+        &self,
+        conn: &Connection,
+        name: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        match rows::get_meta(conn, name)? {
             None => Ok(None),
             Some(sealed) => self
                 .keys
@@ -73,12 +88,29 @@ impl Vault {
     }
 
     pub fn sync_settings(&self) -> Result<Option<SyncSettings>> {
-        self.get_sealed_meta(SETTINGS)?
+        self.sync_settings_in(&self.lock())
+    }
+
+    /// The sync settings of an enrolled vault; `InvalidInput` before it
+    /// joins a workspace.
+    pub fn enrolment(&self) -> Result<SyncSettings> {
+        self.sync_settings()?.ok_or_else(not_enrolled)
+    }
+
+    fn sync_settings_in(&self, conn: &Connection) -> Result<Option<SyncSettings>> {
+        self.get_sealed_meta_in(conn, SETTINGS)?
             .map(|json| {
                 serde_json::from_slice(&json)
                     .map_err(|_| Error::Corrupted("the sync settings".into()))
             })
             .transpose()
+    }
+
+    fn put_sync_settings_in(&self, conn: &Connection, settings: &SyncSettings) -> Result<()> {
+        let json = Zeroizing::new(
+            serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.put_sealed_meta_in(conn, SETTINGS, &json)
     }
 
     /// Reads, changes and writes the sync settings in one step under the
@@ -90,12 +122,9 @@ impl Vault {
     ) -> Result<SyncSettings> {
         let settings = {
             let conn = self.lock();
-            let mut settings: SyncSettings =
-                self.sealed_json_in(&conn, SETTINGS)?.ok_or_else(|| {
-                    Error::InvalidInput("this vault is not enrolled in a workspace".into())
-                })?;
+            let mut settings = self.sync_settings_in(&conn)?.ok_or_else(not_enrolled)?;
             f(&mut settings);
-            self.put_sealed_json_in(&conn, SETTINGS, &settings)?;
+            self.put_sync_settings_in(&conn, &settings)?;
             settings
         };
         self.lease.update(&settings);
@@ -116,10 +145,7 @@ impl Vault {
     }
 
     pub(crate) fn save_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
-        let json = Zeroizing::new(
-            serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.put_sealed_meta(SETTINGS, &json)?;
+        self.put_sync_settings_in(&self.lock(), settings)?;
         self.lease.update(settings);
         Ok(())
     }

@@ -64,6 +64,10 @@ pub enum FieldVaultError {
     /// This device was revoked by the workspace admin; its vault has been wiped.
     #[error("this device has been revoked")]
     Revoked,
+    /// The workspace's new key has not reached this device yet (the admin
+    /// device sends it); changes stay queued. Retry later.
+    #[error("{0}")]
+    AwaitingKey(String),
     /// A photo could not be accepted (format, size, truncation, malformed data).
     #[error("{0}")]
     Photo(String),
@@ -102,6 +106,7 @@ impl From<fieldvault::Error> for FieldVaultError {
             E::Network(why) => Self::Network(why),
             E::Relay { .. } => Self::Relay(text),
             E::Revoked => Self::Revoked,
+            E::AwaitingKey { .. } => Self::AwaitingKey(text),
             E::Photo(_) => Self::Photo(text),
             E::Cancelled => Self::Cancelled,
             E::Storage(why) | E::Io(why) => Self::Storage(why),

@@ -112,6 +112,7 @@ mod test_hooks {
                 message: "not allowed".into(),
             },
             "Revoked" => E::Revoked,
+            "AwaitingKey" => E::AwaitingKey { epoch: 3 },
             "Photo" => E::Photo(fieldvault::photo::PhotoError::Truncated),
             "Cancelled" => E::Cancelled,
             "Storage" => E::Storage("disk full".into()),

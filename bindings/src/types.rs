@@ -552,6 +552,9 @@ pub struct SyncReport {
     pub photos_uploaded: u64,
     pub photos_downloaded: u64,
     pub chunks_uploaded: u64,
+    /// Photo downloads that failed for a reason a retry now would not mend
+    /// (they stay queued for later passes).
+    pub photos_failed: u64,
 }
 
 impl From<fieldvault::sync::engine::SyncReport> for SyncReport {
@@ -565,6 +568,7 @@ impl From<fieldvault::sync::engine::SyncReport> for SyncReport {
             photos_uploaded: r.photos_uploaded as u64,
             photos_downloaded: r.photos_downloaded as u64,
             chunks_uploaded: r.chunks_uploaded as u64,
+            photos_failed: r.photos_failed as u64,
         }
     }
 }

@@ -36,7 +36,8 @@ Exit codes:
    4  no vault at --vault, not a vault, or a vault already exists there
    5  document not found, or of another kind than asked
    6  invalid input: a field failed validation, a bad QR text, an unreadable CSV
-   7  network: the relay could not be reached or did not answer in time
+   7  network: the relay could not be reached or did not answer in time, or
+      the workspace's new key has not reached this device yet (retry later)
    8  the relay refused the request (not the admin, unknown device, used code, ...)
    9  this device has been revoked (its vault has been wiped)
   10  file error (cannot read or write a file or directory)
@@ -127,7 +128,8 @@ impl From<fieldvault::Error> for CliError {
             E::NotAVault(_) | E::AlreadyExists(_) | E::UnsupportedVersion { .. } => ExitCode::Vault,
             E::NotFound(_) | E::WrongKind { .. } => ExitCode::NotFound,
             E::Validation(_) | E::InvalidInput(_) | E::Photo(_) | E::Locked(_) => ExitCode::Invalid,
-            E::Network(_) => ExitCode::Network,
+            // Both mean "try again later".
+            E::Network(_) | E::AwaitingKey { .. } => ExitCode::Network,
             E::Relay { status: 403, .. } | E::Revoked => ExitCode::Revoked,
             E::Relay { .. } => ExitCode::Refused,
             E::Corrupted(_) => ExitCode::Corrupted,

@@ -77,6 +77,15 @@ pub enum Error {
     #[error("this device has been revoked")]
     Revoked,
 
+    /// The workspace moved to a key epoch whose key has not reached this
+    /// device yet (the admin device sends it). Nothing is sealed under an
+    /// older key meanwhile: changes stay queued, and entries sealed under the
+    /// missing key are pulled again once it arrives. Retry later.
+    #[error(
+        "waiting for the workspace key of epoch {epoch} from the admin device; changes stay queued"
+    )]
+    AwaitingKey { epoch: u32 },
+
     /// A photo could not be accepted (format, size, truncation, malformed data).
     #[error(transparent)]
     Photo(#[from] crate::photo::PhotoError),

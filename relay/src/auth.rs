@@ -10,7 +10,7 @@ use fieldvault::sync::wire::{self, b64, Role};
 use ring::signature::{UnparsedPublicKey, ED25519};
 
 use crate::error::ApiError;
-use crate::extract::{read_body, valid_id, SMALL_BODY};
+use crate::extract::{read_body, refuse_declared_excess, valid_id, SMALL_BODY};
 use crate::server::{App, AppState};
 use crate::store::{constant_time_eq, sha256, DeviceLookup};
 
@@ -83,6 +83,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
         .map_err(|_| ApiError::unauthorized(format!("invalid {name} header")))
 }
 
+/// The relay's clock now, if `timestamp` is within the allowed skew of it.
+fn check_clock(timestamp: i64) -> Result<i64, ApiError> {
+    let now = now_ms();
+    if now.abs_diff(timestamp) > wire::MAX_CLOCK_SKEW_MS.unsigned_abs() {
+        return Err(ApiError::unauthorized(
+            "the request timestamp is too far from the relay's clock",
+        ));
+    }
+    Ok(now)
+}
+
 /// Current time in unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -92,9 +103,10 @@ pub fn now_ms() -> i64 {
 }
 
 /// Checks a signed device request and reads its body (≤ `limit`). Order:
-/// headers and clock (401) → body (413) → workspace (404) and device (401) →
-/// signature (401) → nonce (401 `replayed`; also records `last_seen`) →
-/// revocation (403 `revoked`).
+/// headers and clock (401) → declared body size (413) → workspace (404) and
+/// device (401) → body (413 past `limit`) → clock again (401) → signature
+/// (401) → nonce (401 `replayed`; also records `last_seen`) → revocation
+/// (403 `revoked`).
 async fn signed(
     app: &AppState,
     ws: &str,
@@ -119,13 +131,11 @@ async fn signed(
     let signature = b64::decode(header(&parts.headers, wire::HEADER_SIGNATURE)?)
         .filter(|s| s.len() == 64)
         .ok_or_else(|| ApiError::unauthorized("invalid signature header"))?;
-    let now = now_ms();
-    if now.abs_diff(timestamp) > wire::MAX_CLOCK_SKEW_MS.unsigned_abs() {
-        return Err(ApiError::unauthorized(
-            "the request timestamp is too far from the relay's clock",
-        ));
-    }
-    let body = read_body(parts, body, limit).await?;
+    check_clock(timestamp)?;
+    let body = refuse_declared_excess(parts, body, limit).await?;
+    // Who is asking, before the body is read: a request for an unknown
+    // workspace or device costs the relay one indexed read, never a
+    // buffered body of up to `limit` bytes.
     if !valid_id(ws) {
         return Err(ApiError::not_found("no such workspace"));
     }
@@ -134,6 +144,11 @@ async fn signed(
         DeviceLookup::NoDevice => return Err(ApiError::unauthorized("unknown device")),
         DeviceLookup::Found(d) => d,
     };
+    let body = read_body(parts, body, limit).await?;
+    // Again once the body is in: a request trickled in slowly is judged by
+    // when it arrived whole, which keeps the nonce window sufficient
+    // (`wire::NONCE_WINDOW_MS`).
+    let now = check_clock(timestamp)?;
     let path_and_query = parts
         .uri
         .path_and_query()

@@ -72,26 +72,42 @@ async fn drain(mut body: Body, budget: usize) {
     }
 }
 
-/// Reads the whole body, refusing (413) more than `limit` bytes — up front from
-/// `Content-Length`, or while reading a chunked body.
-pub async fn read_body(parts: &Parts, mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = match parts.headers.get(CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("invalid Content-Length"))?,
-        ),
-    };
-    if let Some(len) = declared {
-        if len > limit as u64 {
+fn declared_length(parts: &Parts) -> Result<Option<u64>, ApiError> {
+    match parts.headers.get(CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("invalid Content-Length")),
+    }
+}
+
+/// Refuses (413) a body whose `Content-Length` exceeds `limit`, before any
+/// of it is read (a small excess is drained so the connection can be
+/// reused); otherwise hands the body back unread.
+pub async fn refuse_declared_excess(
+    parts: &Parts,
+    body: Body,
+    limit: usize,
+) -> Result<Body, ApiError> {
+    match declared_length(parts)? {
+        Some(len) if len > limit as u64 => {
             if len <= DRAIN_LIMIT as u64 {
                 drain(body, DRAIN_LIMIT).await;
             }
-            return Err(too_large(limit));
+            Err(too_large(limit))
         }
+        _ => Ok(body),
     }
+}
+
+/// Reads the whole body, refusing (413) more than `limit` bytes — up front from
+/// `Content-Length`, or while reading a chunked body.
+pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = refuse_declared_excess(parts, body, limit).await?;
+    let declared = declared_length(parts)?;
     let capacity = declared.map(|l| l as usize).unwrap_or(0).min(limit);
     let mut buf: Vec<u8> = Vec::with_capacity(capacity);
     while let Some(frame) = body.frame().await {

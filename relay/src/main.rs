@@ -1,4 +1,4 @@
-//! `fieldvault-relay serve (--data DIR | --postgres URL) [--listen ADDR]
+//! `fieldvault-relay serve (--data DIR | --postgres URL | --postgres-url-file F) [--listen ADDR]
 //! [--operator-token-file F]` — prints `listening on http://ADDR` on stdout
 //! once bound; logs JSON lines to stderr.
 use std::io::Write;
@@ -32,13 +32,17 @@ struct ServeArgs {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with = "postgres",
-        required_unless_present = "postgres"
+        conflicts_with_all = ["postgres", "postgres_url_file"],
+        required_unless_present_any = ["postgres", "postgres_url_file"]
     )]
     data: Option<PathBuf>,
     /// PostgreSQL URL (no TLS; loopback or a private network), for one or many processes.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "postgres_url_file")]
     postgres: Option<String>,
+    /// File holding the PostgreSQL URL: keeps a password in it out of the
+    /// process list (`ps`, /proc/PID/cmdline), where --postgres shows it.
+    #[arg(long, value_name = "FILE")]
+    postgres_url_file: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -99,10 +103,19 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let backend = match (&args.data, &args.postgres) {
-        (Some(dir), None) => Backend::Sqlite(dir.clone()),
-        (None, Some(url)) => Backend::Postgres(url.clone()),
-        _ => return Err("give exactly one of --data DIR or --postgres URL".into()),
+    let backend = match (&args.data, &args.postgres, &args.postgres_url_file) {
+        (Some(dir), None, None) => Backend::Sqlite(dir.clone()),
+        (None, Some(url), None) => Backend::Postgres(url.clone()),
+        (None, None, Some(file)) => Backend::Postgres(
+            std::fs::read_to_string(file)
+                .map(|u| u.trim().to_owned())
+                .map_err(|e| format!("cannot read the PostgreSQL URL file: {e}"))?,
+        ),
+        _ => {
+            return Err(
+                "give exactly one of --data DIR, --postgres URL or --postgres-url-file FILE".into(),
+            )
+        }
     };
     let mut config = RelayConfig::new(args.listen, backend, operator_token(&args)?);
     config.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));

@@ -18,6 +18,7 @@ both_backends!(
     database_copy_holds_only_hashes_and_public_keys,
     restart_keeps_state,
     large_entries_are_paged_by_size,
+    unknown_senders_are_answered_before_their_body,
 );
 
 fn happy_path(kind: Kind) {
@@ -1113,4 +1114,45 @@ fn large_entries_are_paged_by_size(kind: Kind) {
         vec![4]
     );
     assert_eq!(admin.pull_all(0).len(), 4);
+}
+
+/// A request naming an unknown workspace or device is answered from its
+/// headers: the relay does not wait for (or buffer) a body of up to the
+/// route's limit from someone it cannot authenticate. Here the body
+/// announced (8 MB) is never sent; the answer still comes at once, where the
+/// relay used to wait for the body until its 30 s request timeout.
+fn unknown_senders_are_answered_before_their_body(kind: Kind) {
+    use std::io::{Read, Write};
+    let storage = Storage::new(kind);
+    let relay = storage.start_relay();
+    let admin = new_workspace(&relay.url);
+    let addr = relay.url.trim_start_matches("http://").to_owned();
+    let unknown_ws = uuid::Uuid::new_v4().to_string();
+    let unknown_device = uuid::Uuid::new_v4().to_string();
+    for (ws, device, status) in [
+        (unknown_ws.as_str(), admin.id.as_str(), "404"),
+        (admin.ws.as_str(), unknown_device.as_str(), "401"),
+    ] {
+        let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let head = format!(
+            "POST /v1/workspaces/{ws}/entries HTTP/1.1\r\nHost: {addr}\r\n\
+             {}: {device}\r\n{}: {}\r\n{}: {}\r\n{}: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 8000000\r\n\r\n",
+            wire::HEADER_DEVICE,
+            wire::HEADER_TIMESTAMP,
+            now_ms(),
+            wire::HEADER_NONCE,
+            b64::encode(&random::<16>()),
+            wire::HEADER_SIGNATURE,
+            b64::encode(&random::<64>()),
+        );
+        conn.write_all(head.as_bytes()).expect("write");
+        let mut answer = [0u8; 12];
+        conn.read_exact(&mut answer)
+            .expect("an answer without the body (timed out waiting)");
+        let line = String::from_utf8_lossy(&answer);
+        assert!(line.ends_with(status), "{line} for {ws}/{device}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Test harness: real relay processes on 127.0.0.1 and devices (vaults with
 //! sync engines) that talk to them. Every wait is bounded.
+pub mod intercept;
 pub mod latency;
 pub mod proxy;
 

@@ -8,9 +8,11 @@ use fieldvault::model::{
     AUDIT_SEGMENT_ENTRIES,
 };
 use fieldvault::sample_data as s;
+use fieldvault::vault::PhotoVariant;
 use fieldvault::{Error, ManualClock, VaultOptions};
 use fieldvault_integration::{
-    found_workspace, insert_sample, keep_all, pair_device, workspace, Device, RelayProcess,
+    found_workspace, insert_sample, keep_all, pair_device, recurser_photos, workspace, Device,
+    RelayProcess,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,6 +29,11 @@ async fn an_expired_lease_locks_tax_forms_until_the_device_checks_in() {
     let v = hall.vault.clone();
     let tax = insert_sample(&v, 2); // a tax-help form
     v.set_my_number(&tax, "123456789018").expect("my number");
+    // A receipt photographed at the hall, not yet uploaded when the lease
+    // runs out: the check-in must still upload it.
+    let receipt = v
+        .ingest_photo(&tax, &recurser_photos()[0], None)
+        .expect("ingest a receipt");
     let bear = insert_sample(&v, 0); // a bear sighting
     assert_eq!(v.lease_status().lease_hours, 72);
 
@@ -71,6 +78,13 @@ async fn an_expired_lease_locks_tax_forms_until_the_device_checks_in() {
     assert_eq!(form.envelope.id, tax);
     assert!(v.reveal_my_number(&tax).expect("reveal").is_some());
     assert!(!v.summary(&tax).expect("summary").locked);
+    assert_eq!(v.photo_transfers_pending().expect("pending").0, 0);
+    admin.sync().await;
+    assert!(!admin
+        .vault
+        .photo(&tax, &receipt.id, PhotoVariant::Display)
+        .expect("the receipt reached the office")
+        .is_empty());
 }
 
 /// The hall device's log as the admin verifies it now.

@@ -169,3 +169,48 @@ async fn photos_sync_through_a_relay_without_batched_status() {
         "then one status per photo variant: {requests:?}"
     );
 }
+
+/// A tax form is purged once the relay has it, but not while its receipt
+/// photo is still on its way: its change sets were acknowledged, the photo
+/// upload broke off, and the app asked for retention meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tax_form_is_not_purged_while_its_photo_is_still_uploading() {
+    use fieldvault_integration::intercept::{Canned, InterceptProxy, Mode};
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (office, mut members) = workspace(root.path(), &relay.url, &["hall"]).await;
+    let hall = &mut members[0];
+    let tax = fieldvault_integration::insert_sample(&hall.vault, 2);
+    let receipt = hall
+        .vault
+        .ingest_photo(&tax, &fieldvault_integration::recurser_photos()[2], None)
+        .expect("ingest");
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    hall.use_relay(&proxy.url());
+    proxy.set(Mode::Instead, |l| {
+        (l.starts_with("PUT ") && l.contains("/chunks/"))
+            .then(|| Canned::json(503, r#"{"error":"internal","message":"unavailable"}"#))
+    });
+    hall.engine()
+        .sync_once()
+        .await
+        .expect_err("the photo upload fails");
+    assert_eq!(
+        hall.vault.outbox_size().expect("outbox").0,
+        0,
+        "entries acknowledged"
+    );
+    assert!(hall.vault.apply_retention().expect("retention").is_empty());
+    assert!(hall.vault.summary(&tax).is_ok(), "the form is still here");
+
+    proxy.clear();
+    let report = hall.sync().await;
+    assert_eq!(report.purged, 1, "purged once the photo is up");
+    assert!(hall.vault.summary(&tax).is_err());
+    office.sync().await;
+    assert!(!office
+        .vault
+        .photo(&tax, &receipt.id, PhotoVariant::Display)
+        .expect("the receipt reached the office")
+        .is_empty());
+}

@@ -21,6 +21,12 @@ pub fn put_meta(conn: &Connection, name: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
+pub fn delete_meta(conn: &Connection, name: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM meta WHERE name = ?1")?
+        .execute([name])?;
+    Ok(())
+}
+
 /// A document's wrapped key and sealed header.
 pub struct DocumentRow {
     pub doc: Vec<u8>,

@@ -80,9 +80,36 @@ fn network(e: reqwest::Error) -> Error {
     })
 }
 
+/// Most bytes read from one answer of the relay. The largest honest answer
+/// is a pull page: at most 16 MiB of sealed entries plus the one that
+/// crosses the budget (≤ 4 MiB), in base64 inside JSON (~27 MiB). A relay,
+/// or whoever holds a trusted certificate, cannot fill the phone's memory.
+pub const MAX_ANSWER_BYTES: usize = 48 * 1024 * 1024;
+
+/// Reads an answer's body, refusing one larger than [`MAX_ANSWER_BYTES`]
+/// before it is buffered (by its `Content-Length`, or as it streams).
+async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+    let too_large =
+        || Error::Network("the relay sent an answer larger than any it may send".into());
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(piece) = resp.chunk().await.map_err(network)? {
+        if body.len() + piece.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok(body)
+}
+
 async fn into_result(resp: reqwest::Response) -> Result<Vec<u8>> {
     let status = resp.status();
-    let body = resp.bytes().await.map_err(network)?.to_vec();
+    let body = read_body(resp).await?;
     if status.is_success() {
         return Ok(body);
     }

@@ -17,7 +17,7 @@ use tokio::sync::{watch, Notify};
 use super::client::{ClientConfig, RelayClient};
 use super::identity::DeviceIdentity;
 use super::pairing;
-use super::wire::{self, MAX_PULL_LIMIT};
+use super::wire::{self, Role, MAX_PULL_LIMIT};
 use crate::crypto::random;
 use crate::error::{Error, Result};
 use crate::vault::photo_sync::{Direction, PhotoTransfer};
@@ -70,6 +70,11 @@ pub struct SyncReport {
     pub photos_downloaded: usize,
     /// Chunks actually sent (resumed uploads skip what the relay holds).
     pub chunks_uploaded: usize,
+    /// Photo variants whose download failed in a way retrying now would
+    /// not mend (a chunk that does not open, one the relay no longer has).
+    /// They stay queued for later passes; the other photos and the rest of
+    /// the pass go on.
+    pub photos_failed: usize,
 }
 
 /// Photo variants uploaded or downloaded at once, each on its own
@@ -78,6 +83,10 @@ pub struct SyncReport {
 /// variant chunks stay sequential, so an interrupted upload re-sends at most
 /// the chunk that was in flight (docs/performance.md, "Sync vs curl").
 pub const PHOTOS_IN_FLIGHT: usize = 8;
+
+/// Most chunks a downloaded photo variant may have: the largest image the
+/// photo pipeline stores, in 256 KiB chunks, with room to spare.
+const MAX_PHOTO_CHUNKS: u32 = 1_024;
 
 /// Change sets per push request: few requests (each a round trip and a
 /// relay commit), while the pending count still moves during a long push.
@@ -262,6 +271,11 @@ impl SyncEngine {
     pub async fn sync_once(&self) -> Result<SyncReport> {
         let _pass = self.pass.lock().await;
         let result = self.pass_inner().await;
+        if matches!(result, Err(Error::Revoked)) {
+            // Whichever request learnt it (the status call, or one made
+            // after the admin revoked this device mid-pass).
+            self.wipe_after_revocation().await;
+        }
         match &result {
             Ok(_) => {
                 // The vault's clock, so the offline lease follows injected time.
@@ -319,21 +333,61 @@ impl SyncEngine {
     async fn pass_inner(&self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         self.follow_recorded_certificate()?;
-        match self.refresh_keys().await {
-            Err(Error::Revoked) => {
-                self.wipe_after_revocation().await;
-                return Err(Error::Revoked);
-            }
-            other => other?,
-        }
+        let relay_epoch = self.refresh_keys().await?;
+        let epoch = self.finish_rotation(relay_epoch).await?;
         // This device's audit entries travel as its audit-log document.
         self.on_vault(Vault::publish_audit).await?;
-        self.push(&mut report).await?;
-        self.push_photos(&mut report).await?;
+        // Everything new is sealed under the relay's current epoch, never
+        // an older one (which a revoked device may hold): without its key,
+        // nothing is pushed until the admin's envelope arrives.
+        let settings = self.settings();
+        let held = self
+            .vault
+            .workspace_keys(&settings.workspace_id)?
+            .has_epoch(epoch);
+        if held {
+            self.push(epoch, &mut report).await?;
+            self.push_photos(epoch, &mut report).await?;
+        }
         self.pull(&mut report).await?;
         self.pull_photos(&mut report).await?;
         report.purged = self.on_vault(Vault::apply_retention).await?.len();
+        if !held {
+            return Err(Error::AwaitingKey { epoch });
+        }
         Ok(report)
+    }
+
+    /// On the admin device: when a revocation's rotation is due, or this
+    /// vault holds an epoch newer than the relay's (a rotation that stopped
+    /// before the relay started it), starts the next epoch now, so a
+    /// revocation is never left half done. Returns the epoch to seal under.
+    async fn finish_rotation(&self, relay_epoch: u32) -> Result<u32> {
+        let settings = self.settings();
+        if settings.role != Role::Admin {
+            return Ok(relay_epoch);
+        }
+        let ahead = self
+            .vault
+            .workspace_keys(&settings.workspace_id)?
+            .current_epoch()
+            .unwrap_or(0)
+            > relay_epoch;
+        let due = self
+            .vault
+            .get_sealed_meta(super::admin::ROTATION_DUE)?
+            .is_some();
+        if !ahead && !due {
+            return Ok(relay_epoch);
+        }
+        super::admin::start_epoch(
+            &self.vault,
+            &self.client(),
+            &settings,
+            &self.identity,
+            relay_epoch,
+        )
+        .await
     }
 
     /// The admin revoked this device: shred the vault, then tell the admin with
@@ -358,17 +412,18 @@ impl SyncEngine {
         }
     }
 
-    /// Fetches key envelopes when the relay is at an epoch this device lacks.
-    async fn refresh_keys(&self) -> Result<()> {
+    /// Fetches key envelopes when the relay is at an epoch this device
+    /// lacks. Returns the relay's current epoch.
+    async fn refresh_keys(&self) -> Result<u32> {
         let settings = self.settings();
         let status = self.client().status().await?;
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
         if keys.has_epoch(status.current_epoch) {
-            return Ok(());
+            return Ok(status.current_epoch);
         }
         let Some(dkk) = self.vault.device_key_wrap_key()? else {
             // The admin device creates epochs itself and holds them all.
-            return Ok(());
+            return Ok(status.current_epoch);
         };
         for envelope in self.client().key_envelopes().await?.envelopes {
             if envelope.epoch == 0 || keys.has_epoch(envelope.epoch) {
@@ -383,15 +438,13 @@ impl SyncEngine {
             )?;
             self.vault.add_epoch_key(envelope.epoch, &key)?;
         }
-        Ok(())
+        Ok(status.current_epoch)
     }
 
-    async fn push(&self, report: &mut SyncReport) -> Result<()> {
+    /// Sends the outbox, sealed under `epoch`.
+    async fn push(&self, epoch: u32, report: &mut SyncReport) -> Result<()> {
         let settings = self.settings();
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        let epoch = keys
-            .current_epoch()
-            .ok_or_else(|| Error::InvalidInput("no workspace key yet".into()))?;
         loop {
             if self.cancelled() {
                 return Err(Error::Cancelled);
@@ -449,12 +502,9 @@ impl SyncEngine {
     /// it holds and only the rest are sent. When one upload fails, the others
     /// finish the chunk they are sending and stop, so a failure costs each
     /// upload at most the one chunk that was cut.
-    async fn push_photos(&self, report: &mut SyncReport) -> Result<()> {
+    async fn push_photos(&self, epoch: u32, report: &mut SyncReport) -> Result<()> {
         let settings = self.settings();
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        let epoch = keys
-            .current_epoch()
-            .ok_or_else(|| Error::InvalidInput("no workspace key yet".into()))?;
         let transfers = self.vault.photo_transfers(Direction::Upload)?;
         let statuses = self.blob_statuses(&keys, &transfers).await?;
         let stop = AtomicBool::new(false);
@@ -576,8 +626,16 @@ impl SyncEngine {
             .map(|(t, (blob_id, status))| self.download_photo(&keys, t, blob_id, status))
             .buffer_unordered(PHOTOS_IN_FLIGHT);
         while let Some(outcome) = downloads.next().await {
-            if outcome? {
-                report.photos_downloaded += 1;
+            match outcome {
+                Ok(true) => report.photos_downloaded += 1,
+                Ok(false) => {}
+                // One bad photo must not stop every pass (and with it the
+                // lease renewal and retention): it stays queued.
+                Err(Error::Corrupted(_) | Error::Relay { status: 404, .. }) => {
+                    report.photos_failed += 1;
+                    tracing::warn!(target: "fieldvault::sync", "a photo download failed; it stays queued");
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -598,6 +656,13 @@ impl SyncEngine {
         let Some(status) = status else {
             return Ok(false);
         };
+        if status.count == 0 || status.count > MAX_PHOTO_CHUNKS {
+            // No honest relay says this (it refuses such uploads); storing
+            // "nothing" would end the download for good.
+            return Err(Error::Corrupted(
+                "the chunk count the relay gave for a photo".into(),
+            ));
+        }
         if status.present.len() as u32 != status.count {
             return Ok(false); // still being uploaded
         }
@@ -678,6 +743,14 @@ impl SyncEngine {
                     Err(Error::Corrupted(_) | Error::InvalidInput(_) | Error::Validation(_)) => {
                         report.rejected += 1;
                         tracing::warn!(target: "fieldvault::sync", seq, "skipped an entry that does not open or merge");
+                    }
+                    // Sealed under an epoch whose key has not arrived: stop
+                    // before it, so it is pulled again once the key is here
+                    // (the entries after it in this page were merged and
+                    // merge again harmlessly).
+                    Err(e @ Error::AwaitingKey { .. }) => {
+                        self.save_settings(|s| s.cursor = cursor)?;
+                        return Err(e);
                     }
                     Err(other) => return Err(other),
                 }

@@ -111,8 +111,9 @@ fn binding_message(keys: &DeviceKeys) -> Vec<u8> {
     m
 }
 
-/// What the admin's screen shows as a QR code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the admin's screen shows as a QR code. `Debug` leaves out the
+/// enrollment secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QrPayload {
     pub v: u32,
     pub relay: String,
@@ -124,6 +125,18 @@ pub struct QrPayload {
     pub admin_signing_public: Vec<u8>,
     #[serde(with = "b64")]
     pub admin_agreement_public: Vec<u8>,
+}
+
+impl std::fmt::Debug for QrPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QrPayload")
+            .field("v", &self.v)
+            .field("relay", &self.relay)
+            .field("ws", &self.ws)
+            .field("secret", &"<redacted>")
+            .field("admin_device", &self.admin_device)
+            .finish_non_exhaustive()
+    }
 }
 
 impl QrPayload {
@@ -323,6 +336,7 @@ impl DevicePairing {
                 },
                 &envelope.wrapped,
             )
+            .map(Zeroizing::new)
             .ok_or_else(|| pairing_error("the device key could not be unwrapped"))?;
         let array: [u8; 32] = raw
             .as_slice()

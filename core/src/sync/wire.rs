@@ -11,11 +11,17 @@ pub const HEADER_NONCE: &str = "x-fv-nonce";
 pub const HEADER_SIGNATURE: &str = "x-fv-signature";
 /// Allowed clock difference between a device and the relay.
 pub const MAX_CLOCK_SKEW_MS: i64 = 300_000;
-/// How long the relay remembers nonces (must exceed twice the skew).
-pub const NONCE_WINDOW_MS: i64 = 600_000;
+/// How long the relay remembers nonces. A request is accepted only while
+/// its timestamp is within [`MAX_CLOCK_SKEW_MS`] of the relay's clock, both
+/// when it arrives and once its body is read, so two acceptances of the same
+/// signed request would be at most twice the skew apart; the extra minute
+/// covers the clock difference between relay processes sharing a database.
+pub const NONCE_WINDOW_MS: i64 = 2 * MAX_CLOCK_SKEW_MS + 60_000;
 pub const MAX_ENTRIES_BODY: usize = 8 * 1024 * 1024;
 pub const MAX_CHUNK_BODY: usize = 300 * 1024;
 pub const MAX_ENTRIES_PER_PUSH: usize = 1_000;
+/// Most key envelopes in one `POST key-envelopes`.
+pub const MAX_ENVELOPES_PER_POST: usize = 1_000;
 /// Largest change set a device queues for the relay (Automerge bytes). A
 /// push of one such entry — sealed, base64 in JSON — stays well under
 /// [`MAX_ENTRIES_BODY`], so a queued change can always be sent; a larger
@@ -133,8 +139,9 @@ pub struct IssueCode {
     pub expires_at_ms: i64,
 }
 
-/// `POST /v1/workspaces/{ws}/enroll` (enrollment token).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `POST /v1/workspaces/{ws}/enroll` (enrollment token). `Debug` leaves
+/// out the token.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Enroll {
     #[serde(with = "b64")]
     pub code_id: Vec<u8>,
@@ -147,6 +154,16 @@ pub struct Enroll {
     pub device_name: String,
     #[serde(default)]
     pub app_version: String,
+}
+
+impl std::fmt::Debug for Enroll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enroll")
+            .field("device", &self.device)
+            .field("device_name", &self.device_name)
+            .field("app_version", &self.app_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One device as the relay describes it (`GET /v1/workspaces/{ws}/devices`).

@@ -96,10 +96,9 @@ impl WorkspaceKeys {
         self.epochs.contains_key(&epoch)
     }
 
-    fn key(&self, epoch: u32) -> Result<&EpochKey> {
-        self.epochs
-            .get(&epoch)
-            .ok_or_else(|| Error::InvalidInput(format!("no workspace key for epoch {epoch}")))
+    /// The key of `epoch`; [`Error::AwaitingKey`] if this device lacks it.
+    pub(crate) fn key(&self, epoch: u32) -> Result<&EpochKey> {
+        self.epochs.get(&epoch).ok_or(Error::AwaitingKey { epoch })
     }
 
     fn lookup_key(&self) -> Result<&hmac::Key> {

@@ -343,10 +343,20 @@ impl Vault {
     pub fn list(&self, filter: &ListFilter) -> Result<Listing> {
         let expired = self.lease_status().expired;
         let conn = self.lock();
+        self.list_in(&conn, filter, expired)
+    }
+
+    /// [`Vault::list`] on the caller's connection (or transaction).
+    pub(crate) fn list_in(
+        &self,
+        conn: &rusqlite::Connection,
+        filter: &ListFilter,
+        expired: bool,
+    ) -> Result<Listing> {
         let mut listing = Listing::default();
         let mut cache = self.key_cache.lock();
         let mut scratch = Vec::with_capacity(1024);
-        rows::for_each_document(&conn, |doc, wrapped, sealed| {
+        rows::for_each_document(conn, |doc, wrapped, sealed| {
             // The AAD binds each header to its row, so a header moved to
             // another row fails to open here.
             let header = sealed_doc::KeyCache::lookup_ref(&mut cache, &self.keys, doc, wrapped)
@@ -360,7 +370,6 @@ impl Vault {
             }
         })?;
         drop(cache);
-        drop(conn);
         listing
             .documents
             .sort_by(|a, b| b.updated_at.0.cmp(&a.updated_at.0).then(a.id.cmp(&b.id)));

@@ -172,7 +172,7 @@ impl Vault {
         variant: PhotoVariant,
     ) -> Result<Vec<Zeroizing<Vec<u8>>>> {
         let mut chunks = Vec::new();
-        self.read_photo(doc, photo, variant, |c| {
+        self.read_photo_unleased(doc, photo, variant, |c| {
             chunks.push(Zeroizing::new(c.to_vec()));
             Ok(())
         })?;

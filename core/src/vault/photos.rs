@@ -170,9 +170,22 @@ impl Vault {
         id: &DocumentId,
         photo_id: &Uuid,
         variant: PhotoVariant,
-        mut sink: impl FnMut(&[u8]) -> Result<()>,
+        sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         self.check_lease_of(id)?;
+        self.read_photo_unleased(id, photo_id, variant, sink)
+    }
+
+    /// [`Vault::read_photo`] without the offline-lease check: for sync,
+    /// which must upload a locked tax form's photos to check in and renew
+    /// the lease (as merging pulled changes does).
+    pub(crate) fn read_photo_unleased(
+        &self,
+        id: &DocumentId,
+        photo_id: &Uuid,
+        variant: PhotoVariant,
+        mut sink: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         let conn = self.lock();
         let (row, key, _) = sealed_doc::load_header(&conn, &self.keys, &self.key_cache, id)?;
         let blob = self.blob_row(&row, photo_id, variant);

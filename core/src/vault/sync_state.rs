@@ -144,12 +144,6 @@ impl Vault {
         Ok(())
     }
 
-    pub(crate) fn save_sync_settings(&self, settings: &SyncSettings) -> Result<()> {
-        self.put_sync_settings_in(&self.lock(), settings)?;
-        self.lease.update(settings);
-        Ok(())
-    }
-
     /// Now, in Unix milliseconds, by the vault's clock.
     pub(crate) fn now_ms(&self) -> i64 {
         self.options.clock.now().0.timestamp_millis()
@@ -189,6 +183,16 @@ impl Vault {
         self.put_sealed_meta(&format!("sync.member_dkk.{device_id}"), dkk)
     }
 
+    /// Forgets a member's key-wrap key (on revocation), so no later epoch
+    /// key is wrapped for that device.
+    pub(crate) fn forget_member_key_wrap_key(&self, device_id: &str) -> Result<()> {
+        self.delete_sealed_meta(&format!("sync.member_dkk.{device_id}"))
+    }
+
+    pub(crate) fn delete_sealed_meta(&self, name: &str) -> Result<()> {
+        rows::delete_meta(&self.lock(), name)
+    }
+
     fn epoch_list(&self) -> Result<Vec<u32>> {
         Ok(match self.get_sealed_meta(EPOCHS)? {
             Some(json) => serde_json::from_slice(&json)
@@ -226,18 +230,20 @@ impl Vault {
 
     /// Turns sync on: saves the settings and queues every existing document
     /// whole, so what was recorded before enrollment reaches the relay too.
+    /// One transaction under the vault's lock: either the vault is enrolled
+    /// with every document queued, or (a document too large to sync, a full
+    /// disk) nothing changed; and no document written meanwhile can fall
+    /// between the listing and the switch.
     pub(crate) fn enable_sync(&self, settings: &SyncSettings) -> Result<()> {
-        self.save_sync_settings(settings)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
         let ids: Vec<DocumentId> = self
-            .list(&Default::default())?
+            .list_in(&tx, &Default::default(), false)?
             .documents
             .into_iter()
             .map(|d| d.id)
             .collect();
-        self.sync_enabled.store(true, Ordering::Relaxed);
         for id in ids {
-            let mut conn = self.lock();
-            let tx = conn.transaction()?;
             let mut stored = sealed_doc::load(&tx, &self.keys, &self.key_cache, &id)?;
             let all = Zeroizing::new(stored.doc.save());
             stored.enqueue(&tx, &all)?;
@@ -257,8 +263,12 @@ impl Vault {
             }
             stored.header.acknowledged_at = None;
             stored.write_header(&tx)?;
-            tx.commit()?;
         }
+        self.put_sync_settings_in(&tx, settings)?;
+        tx.commit()?;
+        self.sync_enabled.store(true, Ordering::Relaxed);
+        drop(conn);
+        self.lease.update(settings);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use crate::extract::{self, check_id, check_len, check_len_range, PathParams, ENV
 use crate::server::App;
 
 /// Most envelopes in one request.
-pub const MAX_ENVELOPES: usize = 1_000;
+pub const MAX_ENVELOPES: usize = fieldvault::sync::wire::MAX_ENVELOPES_PER_POST;
 
 /// protocol.md shows a bare array; `wire::KeyEnvelopes` is an object. Both are accepted.
 #[derive(Deserialize)]

@@ -198,10 +198,14 @@ async fn insert_device(
     ws: &str,
     d: NewDevice<'_>,
 ) -> Result<(), ApiError> {
-    tx.execute(
+    // ON CONFLICT: two enrollments of one device id through two relay
+    // processes both pass the check before the insert; the second gets the
+    // same 409 as on SQLite, not a unique-violation 500.
+    let inserted = tx.execute(
         "INSERT INTO devices (workspace_id, device_id, role, signing_public, agreement_public, code_id, binding,
                               device_name, app_version, enrolled_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (workspace_id, device_id) DO NOTHING",
         &[
             &ws,
             &d.keys.device_id,
@@ -217,6 +221,11 @@ async fn insert_device(
     )
     .await
     .map_err(pg)?;
+    if inserted == 0 {
+        return Err(ApiError::conflict(
+            "a device with this id is already enrolled",
+        ));
+    }
     Ok(())
 }
 

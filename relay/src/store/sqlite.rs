@@ -1049,4 +1049,30 @@ mod tests {
             "the database file did not grow from checkpoints: {before} -> {after}"
         );
     }
+
+    /// A signed request replayed inside the clock window is refused even
+    /// when another request of the device has meanwhile purged old nonces.
+    /// The numbers are the case a window of exactly twice the skew let
+    /// through: the first request seen at t (its timestamp 290 s ahead of
+    /// the relay), the replay accepted at t + 575 s and its body trickled in
+    /// until after another request, at t + 601 s, purged what was older than
+    /// the window.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replay_at_the_edge_of_the_clock_window_is_still_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_with_workspace(dir.path()).await;
+        let t = 10_000_000_000;
+        store
+            .record_request("ws", "dev-a", "first", t)
+            .await
+            .expect("first");
+        store
+            .record_request("ws", "dev-a", "other", t + 601_000)
+            .await
+            .expect("another request");
+        let replay = store
+            .record_request("ws", "dev-a", "first", t + 575_000)
+            .await;
+        assert!(matches!(replay, Err(ApiError::Replayed)), "{replay:?}");
+    }
 }

@@ -191,7 +191,13 @@ impl Storage {
         cmd.arg("serve");
         match &self.pg {
             None => cmd.arg("--data").arg(self.data_dir()),
-            Some(pg) => cmd.arg("--postgres").arg(&pg.url),
+            // The URL (with any password) from a file, as an operator
+            // would pass it; the integration tests use --postgres.
+            Some(pg) => {
+                let file = self.dir.path().join(format!("postgres-url-{n}"));
+                std::fs::write(&file, &pg.url).expect("url file");
+                cmd.arg("--postgres-url-file").arg(file)
+            }
         };
         cmd.args(["--listen", "127.0.0.1:0"]);
         Relay::spawn(cmd, log)

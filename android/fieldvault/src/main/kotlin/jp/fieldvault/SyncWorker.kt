@@ -38,6 +38,8 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
             Result.retry()
         } catch (e: FieldVaultException.Relay) {
             Result.retry()
+        } catch (e: FieldVaultException.AwaitingKey) {
+            Result.retry() // the admin's new workspace key has not arrived yet
         } catch (e: FieldVaultException.KeyUnavailable) {
             Result.retry() // phone locked: try again later
         }

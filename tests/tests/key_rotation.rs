@@ -1,0 +1,254 @@
+//! Key rotation that fails part-way: a request to the relay cut off or its
+//! answer lost. Whatever step fails, calling again (or the admin's next sync
+//! pass) finishes the rotation; members never lose entries sealed under a
+//! key that has not reached them yet, and nothing new is sealed under the
+//! key a revoked phone holds.
+use fieldvault::model::BearSighting;
+use fieldvault::sample_data as s;
+use fieldvault::sync::admin;
+use fieldvault::Error;
+use fieldvault_integration::intercept::{Canned, InterceptProxy, Mode};
+use fieldvault_integration::{workspace, Device, RelayProcess};
+
+/// Matches the admin's request that starts an epoch.
+fn epoch_bump(line: &str) -> bool {
+    line.starts_with("POST ") && line.contains("/epochs ")
+}
+
+fn unavailable() -> Canned {
+    Canned::json(503, r#"{"error":"internal","message":"unavailable"}"#)
+}
+
+fn workspace_id(d: &Device) -> String {
+    d.vault
+        .sync_settings()
+        .expect("settings")
+        .expect("enrolled")
+        .workspace_id
+}
+
+fn holds_epoch(d: &Device, epoch: u32) -> bool {
+    d.vault
+        .workspace_keys(&workspace_id(d))
+        .expect("keys")
+        .has_epoch(epoch)
+}
+
+/// The epochs of the relay's entries, in the order they were pushed.
+fn relay_entry_epochs(relay_dir: &std::path::Path) -> Vec<u32> {
+    let db = rusqlite::Connection::open(relay_dir.join("relay.db")).expect("relay db");
+    let mut stmt = db
+        .prepare("SELECT epoch FROM entries ORDER BY seq")
+        .expect("prepare");
+    let epochs = stmt
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    epochs
+}
+
+fn new_sighting(d: &Device) -> fieldvault::model::DocumentId {
+    d.vault
+        .insert(s::bear_sighting(
+            d.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("insert")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_epoch_bump_failed_is_finished_by_calling_it_again() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay_dir = root.path().join("relay");
+    let relay = RelayProcess::start(
+        fieldvault_integration::Backend::Sqlite(relay_dir.clone()),
+        &root.path().join("logs"),
+    );
+    let (mut office, members) = workspace(root.path(), &relay.url, &["kept", "lost"]).await;
+    let (kept, lost) = (&members[0], &members[1]);
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+
+    // The relay revokes the phone, but the epoch bump never reaches it.
+    proxy.set(Mode::Instead, |l| epoch_bump(l).then(unavailable));
+    let err = admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
+        .await
+        .expect_err("the bump fails");
+    assert!(matches!(err, Error::Relay { status: 503, .. }), "{err:?}");
+    assert_eq!(proxy.intercepted().len(), 1);
+
+    // Asked again: the relay says "already revoked", the rotation goes on,
+    // and it starts epoch 2 (not 3) with the key made the first time.
+    proxy.clear();
+    let epoch = admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
+        .await
+        .expect("the second call finishes the job");
+    assert_eq!(epoch, 2);
+    kept.sync().await;
+    assert!(holds_epoch(kept, 2), "the remaining member got the new key");
+    office.sync().await;
+    new_sighting(kept);
+    kept.sync().await;
+    assert_eq!(
+        relay_entry_epochs(&relay_dir).last(),
+        Some(&2),
+        "new work is sealed under the new epoch"
+    );
+    // Once finished, revoking it again is the relay's 409, as before.
+    let again = admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
+        .await
+        .expect_err("already revoked");
+    assert!(
+        matches!(again, Error::Relay { status: 409, .. }),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_rotation_never_started_is_finished_by_the_admins_next_pass() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (mut office, members) = workspace(root.path(), &relay.url, &["kept", "lost"]).await;
+    let (kept, lost) = (&members[0], &members[1]);
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+
+    // The revocation goes through; the rotation's first request does not.
+    proxy.set(Mode::Instead, |l| {
+        (l.starts_with("GET ") && l.contains("/status ")).then(unavailable)
+    });
+    admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
+        .await
+        .expect_err("the rotation could not start");
+    proxy.clear();
+    office.sync().await;
+    kept.sync().await;
+    assert!(holds_epoch(kept, 2), "the admin's pass rotated");
+    assert!(!holds_epoch(&office, 3), "and only once");
+    office.sync().await;
+    assert!(!holds_epoch(&office, 3), "the due rotation is cleared");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_next_pass_finishes_a_rotation_cut_off_before_the_relay_started_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay_dir = root.path().join("relay");
+    let relay = RelayProcess::start(
+        fieldvault_integration::Backend::Sqlite(relay_dir.clone()),
+        &root.path().join("logs"),
+    );
+    let (mut office, members) = workspace(root.path(), &relay.url, &["kept"]).await;
+    let kept = &members[0];
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+
+    proxy.set(Mode::Instead, |l| epoch_bump(l).then(unavailable));
+    admin::rotate_key(&office.vault, &office.config)
+        .await
+        .expect_err("the bump fails");
+    proxy.clear();
+    // Before the fix this vault sealed under its own newest epoch, which
+    // the relay refuses (400) on every pass from then on.
+    let doc = new_sighting(&office);
+    office.sync().await;
+    assert_eq!(
+        relay_entry_epochs(&relay_dir).last(),
+        Some(&2),
+        "the pass started epoch 2 first and sealed under it"
+    );
+    kept.sync().await;
+    assert!(holds_epoch(kept, 2));
+    assert!(kept.vault.get::<BearSighting>(&doc).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_the_epoch_bump_still_delivers_the_key() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (mut office, members) = workspace(root.path(), &relay.url, &["kept"]).await;
+    let kept = &members[0];
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+
+    // The relay starts the epoch; its answer is lost on the way back.
+    proxy.set(Mode::After, |l| epoch_bump(l).then(unavailable));
+    let epoch = admin::rotate_key(&office.vault, &office.config)
+        .await
+        .expect("the relay's status shows the epoch started");
+    assert_eq!(epoch, 2);
+    assert_eq!(proxy.intercepted().len(), 1);
+    proxy.clear();
+    let doc = new_sighting(&office);
+    office.sync().await;
+    kept.sync().await;
+    assert!(
+        holds_epoch(kept, 2),
+        "the envelope went out before the bump"
+    );
+    assert!(kept.vault.get::<BearSighting>(&doc).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_under_a_key_not_yet_here_wait_for_it_and_nothing_is_sealed_under_the_old_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay_dir = root.path().join("relay");
+    let relay = RelayProcess::start(
+        fieldvault_integration::Backend::Sqlite(relay_dir.clone()),
+        &root.path().join("logs"),
+    );
+    let (mut office, members) = workspace(root.path(), &relay.url, &["member"]).await;
+    let member = &members[0];
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+
+    // The member's envelope for epoch 2 is lost (the proxy answers 204 in
+    // the relay's place), so the relay starts epoch 2 that the member lacks.
+    proxy.set(Mode::Instead, |l| {
+        (l.starts_with("POST ") && l.contains("/key-envelopes ")).then(|| Canned::json(204, ""))
+    });
+    assert_eq!(
+        admin::rotate_key(&office.vault, &office.config)
+            .await
+            .expect("rotate"),
+        2
+    );
+    proxy.clear();
+    let from_office = new_sighting(&office);
+    office.sync().await;
+    let pushed_before = relay_entry_epochs(&relay_dir).len();
+
+    // The member cannot read epoch 2 yet: it pushes nothing (sealing under
+    // epoch 1 would hand the new work to anyone holding the old key) and
+    // does not skip the office's entry.
+    let from_member = new_sighting(member);
+    let err = member.engine().sync_once().await.expect_err("no key yet");
+    assert!(
+        matches!(err, Error::AwaitingKey { epoch: 2 }),
+        "{err:?}: {err}"
+    );
+    assert!(err.to_string().contains("waiting for the workspace key"));
+    assert_eq!(relay_entry_epochs(&relay_dir).len(), pushed_before);
+    assert!(member.vault.outbox_size().expect("outbox").0 > 0);
+    assert!(member.vault.get::<BearSighting>(&from_office).is_err());
+    assert!(
+        member.engine().state().last_error.is_some(),
+        "the state shows why nothing moved"
+    );
+
+    // The next rotation also sends the key of epoch 2 the member lacks.
+    assert_eq!(
+        admin::rotate_key(&office.vault, &office.config)
+            .await
+            .expect("rotate"),
+        3
+    );
+    member.sync().await;
+    assert!(holds_epoch(member, 2) && holds_epoch(member, 3));
+    assert!(
+        member.vault.get::<BearSighting>(&from_office).is_ok(),
+        "the entry it could not open before is pulled again"
+    );
+    assert_eq!(relay_entry_epochs(&relay_dir).last(), Some(&3));
+    office.sync().await;
+    assert!(office.vault.get::<BearSighting>(&from_member).is_ok());
+}

@@ -165,6 +165,21 @@ fn happy_path(kind: Kind) {
         page.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
+    // A page that holds everything moves the cursor past the requester's
+    // own entries (seq 4 is the admin's), so it does not scan them again.
+    assert_eq!(page.last_seq, 4);
+    let page: wire::PullResult = admin
+        .get("/entries?after=3&limit=100&others_only=true")
+        .expect(200, None)
+        .json();
+    assert!(page.entries.is_empty());
+    assert_eq!(page.last_seq, 4);
+    // A full page (limit reached) stops at its last entry.
+    let page: wire::PullResult = admin
+        .get("/entries?after=0&limit=2&others_only=true")
+        .expect(200, None)
+        .json();
+    assert_eq!(page.last_seq, 2);
 
     // Blobs: upload 0 and 2 of 3, status, resume with 1, idempotent repeat, conflicts.
     let blob = random::<32>().to_vec();

@@ -124,3 +124,42 @@ async fn converge(root: &std::path::Path, relay_url: &str, hall_relay: Option<&s
     );
     assert_eq!(hall.vault.outbox_size().expect("outbox").0, 0);
 }
+
+/// A device that is the only one writing moves its pull cursor past its own
+/// entries (the relay leaves them out of its pages), so later pulls start
+/// after them instead of scanning them again; a colleague's entry written
+/// afterwards still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pull_cursor_moves_past_a_devices_own_entries() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (office, members) = workspace(root.path(), &relay.url, &["phone"]).await;
+    let phone = &members[0];
+    for i in 0..3 {
+        fieldvault_integration::insert_sample(&phone.vault, i);
+    }
+    let report = phone.sync().await;
+    assert!(report.pushed >= 3, "{report:?}");
+    let cursor = |d: &fieldvault_integration::Device| {
+        d.vault
+            .sync_settings()
+            .expect("settings")
+            .expect("enrolled")
+            .cursor
+    };
+    assert!(
+        cursor(phone) >= report.pushed as i64,
+        "cursor {} after pushing {} entries",
+        cursor(phone),
+        report.pushed
+    );
+    let from_office = office
+        .vault
+        .insert(s::bear_sighting(
+            office.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("insert");
+    office.sync().await;
+    phone.sync().await;
+    assert!(phone.vault.get::<BearSighting>(&from_office).is_ok());
+}

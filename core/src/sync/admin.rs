@@ -8,10 +8,8 @@ use std::sync::Arc;
 
 use super::client::{ClientConfig, RelayClient};
 use super::identity::DeviceIdentity;
-use super::pairing;
+use super::rotation::{Rotator, ROTATED_AT};
 use super::wire::{DeviceList, Role};
-use super::workspace_keys::EpochKey;
-use crate::crypto::random;
 use crate::error::{Error, Result};
 use crate::vault::{SyncSettings, Vault};
 
@@ -111,119 +109,32 @@ pub async fn device_registry(vault: &Vault, config: &ClientConfig) -> Result<Vec
         .collect())
 }
 
-/// Revokes a device and rotates the workspace key. Returns the new epoch.
+/// Revokes a device and rotates the workspace key until an epoch whose key
+/// the device never had is current. Returns that epoch.
 ///
-/// The admin forgets the device's key-wrap key first, so no later rotation
-/// wraps a key for it, whatever the relay's device list says, and records
-/// that a rotation is due until one has finished. Calling it again after a
-/// failure finishes the job (the relay's "already revoked" then only means
-/// the first call got that far); the admin's sync pass finishes it too. A
-/// device revoked by a call that did finish is a 409, as before.
+/// Safe to call again after a failure: it finishes what the first call
+/// started, and so does the admin's next sync pass
+/// ([`super::rotation`]). Revoking a device whose revocation finished
+/// earlier is the relay's 409, as before.
 pub async fn revoke_device(vault: &Vault, config: &ClientConfig, device_id: &str) -> Result<u32> {
-    let (_, client, _) = admin(vault, config)?;
-    vault.forget_member_key_wrap_key(device_id)?;
-    let pending = vault.get_sealed_meta(ROTATION_DUE)?.is_some();
-    vault.put_sealed_meta(ROTATION_DUE, &[1])?;
-    match client.revoke(device_id).await {
-        Ok(()) => {}
-        Err(Error::Relay { status: 409, .. }) if pending => {}
-        Err(e) => {
-            if !pending && matches!(e, Error::Relay { .. }) {
-                // The relay refused it: nothing to finish later.
-                vault.delete_sealed_meta(ROTATION_DUE)?;
-            }
-            return Err(e);
-        }
-    }
-    rotate_key(vault, config).await
+    rotator(vault, config)?.revoke(device_id).await
 }
 
-/// Sealed meta record, present while a revocation's key rotation has not
-/// finished (the admin's sync pass finishes it).
-pub(crate) const ROTATION_DUE: &str = "sync.rotation_due";
-
-/// Starts a new key epoch (also usable on a schedule). Returns it.
-///
-/// Safe to retry: the new epoch is always the relay's current one plus one,
-/// and a key this vault already made for it (a rotation that stopped before
-/// the relay started the epoch) is reused rather than replaced.
+/// Starts a new key epoch (also usable on a schedule). Returns it. Safe to
+/// retry: the new epoch is always the relay's current one plus one.
 pub async fn rotate_key(vault: &Vault, config: &ClientConfig) -> Result<u32> {
+    rotator(vault, config)?.rotate().await
+}
+
+fn rotator<'a>(vault: &'a Vault, config: &ClientConfig) -> Result<Rotator<'a>> {
     let (settings, client, identity) = admin(vault, config)?;
-    let relay_epoch = client.status().await?.current_epoch;
-    start_epoch(vault, &client, &settings, &identity, relay_epoch).await
+    Ok(Rotator {
+        vault,
+        client: Arc::new(client),
+        settings,
+        identity,
+    })
 }
-
-/// Starts epoch `relay_epoch + 1` (the relay's current epoch is
-/// `relay_epoch`): keeps its key, wraps it for every member paired with this
-/// admin that the relay does not list as revoked, posts the envelopes, and
-/// only then asks the relay to start the epoch, so a member that sees the
-/// new epoch finds its key waiting. Each step can be repeated; a crash or a
-/// failed request anywhere leaves a state the next call completes.
-pub(crate) async fn start_epoch(
-    vault: &Vault,
-    client: &RelayClient,
-    settings: &SyncSettings,
-    identity: &DeviceIdentity,
-    relay_epoch: u32,
-) -> Result<u32> {
-    let epoch = relay_epoch
-        .checked_add(1)
-        .ok_or_else(|| Error::InvalidInput("no key epoch is left".into()))?;
-    // Keep the key before telling anyone about the epoch: a crash in between
-    // must not leave an epoch that nobody holds.
-    if !vault
-        .workspace_keys(&settings.workspace_id)?
-        .has_epoch(epoch)
-    {
-        vault.add_epoch_key(epoch, &EpochKey::new(random::bytes::<32>()?)?)?;
-    }
-    let keys = vault.workspace_keys(&settings.workspace_id)?;
-    let devices = client.devices().await?;
-    let mut envelopes = Vec::new();
-    for device in devices
-        .devices
-        .iter()
-        .filter(|d| d.revoked_at_ms.is_none() && d.role != Role::Admin)
-    {
-        let device_id = &device.keys.device_id;
-        let Some(dkk) = vault.member_key_wrap_key(device_id)? else {
-            // Never paired with this admin, or revoked by it: no key.
-            continue;
-        };
-        // The new epoch, and any earlier one whose envelope the device
-        // lacks (an earlier rotation's post that never arrived): without
-        // it, what was sealed under that epoch would never open there.
-        for (held, key) in keys
-            .epochs()
-            .filter(|(e, _)| *e == epoch || (*e < epoch && !device.key_epochs.contains(e)))
-        {
-            envelopes.push(pairing::wrap_epoch_key(
-                &settings.workspace_id,
-                device_id,
-                held,
-                &dkk,
-                key,
-                identity,
-                &vault.device_id(),
-            )?);
-        }
-    }
-    for batch in envelopes.chunks(super::wire::MAX_ENVELOPES_PER_POST) {
-        client.post_key_envelopes(batch.to_vec()).await?;
-    }
-    if let Err(e) = client.bump_epoch(epoch).await {
-        // The relay may have started the epoch and lost its answer.
-        if client.status().await?.current_epoch != epoch {
-            return Err(e);
-        }
-    }
-    vault.put_sealed_meta(ROTATED_AT, &vault.now_ms().to_be_bytes())?;
-    vault.delete_sealed_meta(ROTATION_DUE)?;
-    Ok(epoch)
-}
-
-/// Sealed meta record: when the admin last started a key epoch (ms).
-pub(crate) const ROTATED_AT: &str = "sync.key_rotated_at";
 
 /// Scheduled rotation: starts a new epoch if the current one is older than
 /// `max_age` (by the vault's clock). Call it from the admin's sync loop or a

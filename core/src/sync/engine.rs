@@ -84,6 +84,16 @@ pub struct SyncReport {
 /// the chunk that was in flight (docs/performance.md, "Sync vs curl").
 pub const PHOTOS_IN_FLIGHT: usize = 8;
 
+/// What became of one photo download.
+enum Download {
+    Stored,
+    /// Not whole on the relay yet, no longer needed, or not matching its
+    /// reference.
+    NotStored,
+    /// The relay's side of it cannot be right; it stays queued.
+    Failed,
+}
+
 /// Most chunks a downloaded photo variant may have: the largest image the
 /// photo pipeline stores, in 256 KiB chunks, with room to spare.
 const MAX_PHOTO_CHUNKS: u32 = 1_024;
@@ -293,6 +303,14 @@ impl SyncEngine {
                 });
             }
             Err(e) => {
+                if matches!(e, Error::AwaitingKey { .. }) {
+                    // The relay answered and did not refuse this device:
+                    // the offline lease (there so a revoked device notices)
+                    // is renewed, so tax forms do not lock while a key is
+                    // on its way.
+                    let now = self.vault.now_ms();
+                    self.save_settings(|s| s.last_success_ms = Some(now))?;
+                }
                 let revoked = matches!(e, Error::Revoked);
                 let message = e.to_string();
                 self.update(|s| {
@@ -358,35 +376,23 @@ impl SyncEngine {
         Ok(report)
     }
 
-    /// On the admin device: when a revocation's rotation is due, or this
-    /// vault holds an epoch newer than the relay's (a rotation that stopped
-    /// before the relay started it), starts the next epoch now, so a
-    /// revocation is never left half done. Returns the epoch to seal under.
+    /// On the admin device: finishes what revocations or an interrupted
+    /// rotation still owe and sends members any key envelope they lack
+    /// ([`super::rotation::Rotator::catch_up`]), so a revocation is never
+    /// left half done and no member waits for its key. Returns the epoch to
+    /// seal under.
     async fn finish_rotation(&self, relay_epoch: u32) -> Result<u32> {
         let settings = self.settings();
         if settings.role != Role::Admin {
             return Ok(relay_epoch);
         }
-        let ahead = self
-            .vault
-            .workspace_keys(&settings.workspace_id)?
-            .current_epoch()
-            .unwrap_or(0)
-            > relay_epoch;
-        let due = self
-            .vault
-            .get_sealed_meta(super::admin::ROTATION_DUE)?
-            .is_some();
-        if !ahead && !due {
-            return Ok(relay_epoch);
+        super::rotation::Rotator {
+            vault: &self.vault,
+            client: self.client(),
+            settings,
+            identity: Arc::clone(&self.identity),
         }
-        super::admin::start_epoch(
-            &self.vault,
-            &self.client(),
-            &settings,
-            &self.identity,
-            relay_epoch,
-        )
+        .catch_up(relay_epoch)
         .await
     }
 
@@ -412,13 +418,15 @@ impl SyncEngine {
         }
     }
 
-    /// Fetches key envelopes when the relay is at an epoch this device
-    /// lacks. Returns the relay's current epoch.
+    /// Fetches key envelopes when this device lacks the key of any epoch up
+    /// to the relay's current one (the current epoch after a rotation, or an
+    /// older one whose envelope arrived late). Returns the relay's current
+    /// epoch.
     async fn refresh_keys(&self) -> Result<u32> {
         let settings = self.settings();
         let status = self.client().status().await?;
         let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        if keys.has_epoch(status.current_epoch) {
+        if (1..=status.current_epoch).all(|e| keys.has_epoch(e)) {
             return Ok(status.current_epoch);
         }
         let Some(dkk) = self.vault.device_key_wrap_key()? else {
@@ -626,56 +634,89 @@ impl SyncEngine {
             .map(|(t, (blob_id, status))| self.download_photo(&keys, t, blob_id, status))
             .buffer_unordered(PHOTOS_IN_FLIGHT);
         while let Some(outcome) = downloads.next().await {
-            match outcome {
-                Ok(true) => report.photos_downloaded += 1,
-                Ok(false) => {}
-                // One bad photo must not stop every pass (and with it the
-                // lease renewal and retention): it stays queued.
-                Err(Error::Corrupted(_) | Error::Relay { status: 404, .. }) => {
-                    report.photos_failed += 1;
-                    tracing::warn!(target: "fieldvault::sync", "a photo download failed; it stays queued");
-                }
-                Err(e) => return Err(e),
+            match outcome? {
+                Download::Stored => report.photos_downloaded += 1,
+                Download::NotStored => {}
+                Download::Failed => report.photos_failed += 1,
             }
         }
         Ok(())
     }
 
-    /// Downloads, checks and stores one photo variant; `false` if the relay
-    /// does not hold it whole yet or it was not stored.
+    /// Downloads, checks and stores one photo variant. What the relay sent
+    /// that cannot be right (a chunk that does not open, an impossible chunk
+    /// count, a chunk it no longer has) is [`Download::Failed`]: the photo
+    /// stays queued and the pass goes on, so one bad photo cannot stop every
+    /// pass (and with it the lease renewal and retention). A failure of this
+    /// vault itself is an error.
     async fn download_photo(
         &self,
         keys: &super::workspace_keys::WorkspaceKeys,
         t: PhotoTransfer,
         blob_id: Vec<u8>,
         status: Option<wire::BlobStatus>,
-    ) -> Result<bool> {
+    ) -> Result<Download> {
         if self.cancelled() {
             return Err(Error::Cancelled);
         }
         let Some(status) = status else {
-            return Ok(false);
+            return Ok(Download::NotStored);
         };
-        if status.count == 0 || status.count > MAX_PHOTO_CHUNKS {
+        if status.present.len() != status.count as usize {
+            return Ok(Download::NotStored); // still being uploaded
+        }
+        self.update(|s| {
+            s.phase = SyncPhase::Pulling;
+            s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
+        });
+        let bytes = match self.fetch_photo(keys, &blob_id, status.count).await {
+            Ok(bytes) => bytes,
+            Err(e @ (Error::Corrupted(_) | Error::Relay { status: 404, .. })) => {
+                // The error names what failed, never a value.
+                tracing::warn!(target: "fieldvault::sync", error = %e, "a photo download failed; it stays queued");
+                return Ok(Download::Failed);
+            }
+            Err(e) => return Err(e),
+        };
+        if t.variant == PhotoVariant::Display {
+            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            if wire::hex(digest.as_ref()) != t.sha256_hex {
+                tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
+                return Ok(Download::NotStored);
+            }
+        }
+        // Sealing and writing wait on the disk: off the runtime's workers.
+        self.on_vault(move |v| match v.store_downloaded_photo(&t, &bytes) {
+            Ok(()) => Ok(Download::Stored),
+            Err(Error::NotFound(_)) => {
+                v.photo_transfer_done(Direction::Download, &t)?;
+                Ok(Download::NotStored)
+            }
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// The `count` chunks of a blob, fetched and opened in order.
+    async fn fetch_photo(
+        &self,
+        keys: &super::workspace_keys::WorkspaceKeys,
+        blob_id: &[u8],
+        count: u32,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        if count == 0 || count > MAX_PHOTO_CHUNKS {
             // No honest relay says this (it refuses such uploads); storing
             // "nothing" would end the download for good.
             return Err(Error::Corrupted(
                 "the chunk count the relay gave for a photo".into(),
             ));
         }
-        if status.present.len() as u32 != status.count {
-            return Ok(false); // still being uploaded
-        }
-        self.update(|s| {
-            s.phase = SyncPhase::Pulling;
-            s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
-        });
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
-        for index in 0..status.count {
+        for index in 0..count {
             if self.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let sealed = self.client().get_chunk(&blob_id, index).await?;
+            let sealed = self.client().get_chunk(blob_id, index).await?;
             // The chunk names no epoch: try the newest key first.
             let plain = keys
                 .epochs()
@@ -683,29 +724,13 @@ impl SyncEngine {
                 .into_iter()
                 .rev()
                 .find_map(|(epoch, _)| {
-                    keys.open_chunk(epoch, &blob_id, index, status.count, sealed.clone())
+                    keys.open_chunk(epoch, blob_id, index, count, sealed.clone())
                         .ok()
                 })
                 .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))?;
             bytes.extend_from_slice(&plain);
         }
-        if t.variant == PhotoVariant::Display {
-            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-            if wire::hex(digest.as_ref()) != t.sha256_hex {
-                tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
-                return Ok(false);
-            }
-        }
-        // Sealing and writing wait on the disk: off the runtime's workers.
-        self.on_vault(move |v| match v.store_downloaded_photo(&t, &bytes) {
-            Ok(()) => Ok(true),
-            Err(Error::NotFound(_)) => {
-                v.photo_transfer_done(Direction::Download, &t)?;
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        })
-        .await
+        Ok(bytes)
     }
 
     /// Pulls pages of entries after the saved cursor and merges them. While
@@ -729,9 +754,16 @@ impl SyncEngine {
             // The relay may return fewer than asked (it caps pages by bytes
             // too), so a short page is not the end: pull until a page is
             // empty (one extra small round trip per pass).
-            let Some(next_after) = page.entries.last().map(|e| e.seq) else {
+            let Some(last) = page.entries.last().map(|e| e.seq) else {
+                // Nothing for this device, but the relay may have moved the
+                // cursor past this device's own entries.
+                if page.last_seq > cursor {
+                    cursor = page.last_seq;
+                    self.save_settings(|s| s.cursor = cursor)?;
+                }
                 return Ok(());
             };
+            let next_after = last.max(page.last_seq);
             let merge = self.merge_page(Arc::clone(&keys), page.entries);
             let (merged, next) = tokio::join!(merge, client.pull(next_after, MAX_PULL_LIMIT));
             for (seq, result) in merged? {
@@ -756,6 +788,7 @@ impl SyncEngine {
                 }
                 cursor = seq;
             }
+            cursor = next_after;
             self.save_settings(|s| s.cursor = cursor)?;
             page = next?;
         }

@@ -59,7 +59,7 @@ pub async fn create_workspace(
     };
     vault.enable_sync(&settings)?;
     // Epoch 1 starts now (for scheduled rotation).
-    vault.put_sealed_meta(super::admin::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
+    vault.put_sealed_meta(super::rotation::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(settings)
 }
 

@@ -414,9 +414,25 @@ impl Vault {
 
     /// [`Self::delete`], audited as `action` (deleted by a user, or purged).
     pub(crate) fn delete_as(&self, id: &DocumentId, action: AuditAction) -> Result<()> {
+        self.delete_if(id, action, |_, _| Ok(true)).map(drop)
+    }
+
+    /// Deletes the document if `condition` (given the transaction and the
+    /// document's row) holds, checked in the same transaction as the
+    /// deletion, so nothing written in between is lost with it. `Ok(false)`
+    /// if it did not hold.
+    pub(crate) fn delete_if(
+        &self,
+        id: &DocumentId,
+        action: AuditAction,
+        condition: impl FnOnce(&rusqlite::Connection, &rows::RowId) -> Result<bool>,
+    ) -> Result<bool> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let (row, _, header) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, id)?;
+        if !condition(&tx, &row)? {
+            return Ok(false);
+        }
         let kind = header.kind;
         if !rows::delete_document(&tx, &row, header.change_rows.as_deref())? {
             return Err(Error::NotFound(*id));
@@ -426,7 +442,7 @@ impl Vault {
         tx.commit()?;
         self.key_cache.remove(&row);
         store::checkpoint_truncate(&conn)?;
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -81,26 +81,8 @@ impl Vault {
         Ok(())
     }
 
-    /// Whether something of the document still waits to reach the relay: a
-    /// photo upload or a queued change. The acknowledgement covers the
-    /// change sets sent so far; purging now would lose the rest everywhere.
-    fn still_uploading(&self, id: &DocumentId) -> Result<bool> {
-        let row = sealed_doc::row_id(&self.keys, id);
-        let conn = self.lock();
-        let pending: i64 = conn
-            .prepare_cached(
-                "SELECT (SELECT count(*) FROM photo_transfers WHERE direction = ?1 AND doc = ?2)
-                      + (SELECT count(*) FROM outbox WHERE doc = ?2)",
-            )?
-            .query_row(
-                rusqlite::params![crate::vault::photo_sync::Direction::Upload as i64, &row[..]],
-                |r| r.get(0),
-            )?;
-        Ok(pending > 0)
-    }
-
-    /// Purges every document whose retention rule says it is due (and has
-    /// nothing left to upload); returns their ids.
+    /// Purges every document whose retention rule says it is due and that
+    /// has nothing left to upload; returns their ids.
     pub fn apply_retention(&self) -> Result<Vec<DocumentId>> {
         let now = self.options.clock.now();
         let due: Vec<DocumentId> = self
@@ -115,17 +97,33 @@ impl Vault {
                         .is_some_and(|at| now.0 >= at.0 + rule.grace)
             })
             .map(|d| d.id)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .filter_map(|id| match self.still_uploading(&id) {
-                Ok(false) => Some(Ok(id)),
-                Ok(true) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_>>()?;
-        for id in &due {
-            self.delete_as(id, crate::model::AuditAction::Purged)?;
+            .collect();
+        let mut purged = Vec::with_capacity(due.len());
+        for id in due {
+            // Checked in the deleting transaction: an edit or a photo
+            // queued meanwhile keeps the document.
+            if self.delete_if(&id, crate::model::AuditAction::Purged, |tx, row| {
+                Ok(!still_uploading(tx, row)?)
+            })? {
+                purged.push(id);
+            }
         }
-        Ok(due)
+        Ok(purged)
     }
+}
+
+/// Whether something of the document in `row` still waits to reach the
+/// relay: a photo upload or a queued change. The acknowledgement covers the
+/// change sets sent so far; purging now would lose the rest everywhere.
+fn still_uploading(conn: &rusqlite::Connection, row: &rows::RowId) -> Result<bool> {
+    let pending: i64 = conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM photo_transfers WHERE direction = ?1 AND doc = ?2)
+                  + (SELECT count(*) FROM outbox WHERE doc = ?2)",
+        )?
+        .query_row(
+            rusqlite::params![crate::vault::photo_sync::Direction::Upload as i64, &row[..]],
+            |r| r.get(0),
+        )?;
+    Ok(pending > 0)
 }

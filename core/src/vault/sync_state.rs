@@ -230,39 +230,36 @@ impl Vault {
 
     /// Turns sync on: saves the settings and queues every existing document
     /// whole, so what was recorded before enrollment reaches the relay too.
-    /// One transaction under the vault's lock: either the vault is enrolled
-    /// with every document queued, or (a document too large to sync, a full
-    /// disk) nothing changed; and no document written meanwhile can fall
-    /// between the listing and the switch.
+    /// One transaction under the vault's lock, so no document written
+    /// meanwhile can fall between the listing and the switch, and a failure
+    /// (a full disk) leaves the vault as it was. A document that cannot be
+    /// queued (larger than a change set may be, or unreadable) is left out
+    /// with a warning rather than keeping the device out of the workspace it
+    /// has just joined at the relay.
     pub(crate) fn enable_sync(&self, settings: &SyncSettings) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let mut tx = conn.transaction()?;
         let ids: Vec<DocumentId> = self
             .list_in(&tx, &Default::default(), false)?
             .documents
             .into_iter()
             .map(|d| d.id)
             .collect();
+        let mut left_out = 0usize;
         for id in ids {
-            let mut stored = sealed_doc::load(&tx, &self.keys, &self.key_cache, &id)?;
-            let all = Zeroizing::new(stored.doc.save());
-            stored.enqueue(&tx, &all)?;
-            let body = super::documents::hydrate_any(&stored.doc, stored.header.kind, &id)?;
-            for photo in &body.envelope().photos {
-                for variant in [super::PhotoVariant::Thumbnail, super::PhotoVariant::Display] {
-                    self.queue_photo_transfer(
-                        &tx,
-                        super::photo_sync::Direction::Upload,
-                        &stored.row,
-                        &stored.key,
-                        &id,
-                        photo,
-                        variant,
-                    )?;
+            let sp = tx.savepoint()?;
+            match self.queue_whole(&sp, &id) {
+                Ok(()) => sp.commit()?,
+                Err(e @ (Error::InvalidInput(_) | Error::Corrupted(_))) => {
+                    left_out += 1;
+                    // The error names what failed, never a value.
+                    tracing::warn!(target: "fieldvault::sync", error = %e, "a document could not be queued for sync");
                 }
+                Err(e) => return Err(e),
             }
-            stored.header.acknowledged_at = None;
-            stored.write_header(&tx)?;
+        }
+        if left_out > 0 {
+            tracing::warn!(target: "fieldvault::sync", left_out, "documents left out of the first sync");
         }
         self.put_sync_settings_in(&tx, settings)?;
         tx.commit()?;
@@ -270,6 +267,30 @@ impl Vault {
         drop(conn);
         self.lease.update(settings);
         Ok(())
+    }
+
+    /// Queues document `id` whole (its change sets and its photos) for the
+    /// relay, inside the caller's transaction.
+    fn queue_whole(&self, tx: &Connection, id: &DocumentId) -> Result<()> {
+        let mut stored = sealed_doc::load(tx, &self.keys, &self.key_cache, id)?;
+        let all = Zeroizing::new(stored.doc.save());
+        stored.enqueue(tx, &all)?;
+        let body = super::documents::hydrate_any(&stored.doc, stored.header.kind, id)?;
+        for photo in &body.envelope().photos {
+            for variant in [super::PhotoVariant::Thumbnail, super::PhotoVariant::Display] {
+                self.queue_photo_transfer(
+                    tx,
+                    super::photo_sync::Direction::Upload,
+                    &stored.row,
+                    &stored.key,
+                    id,
+                    photo,
+                    variant,
+                )?;
+            }
+        }
+        stored.header.acknowledged_at = None;
+        stored.write_header(tx)
     }
 
     /// Up to `limit` queued items, oldest first, decrypted for pushing, and

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use fieldvault::sync::wire::{
-    self, Acked, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, Role,
+    self, Acked, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, PulledEntry, Role,
 };
 
 use crate::error::ApiError;
@@ -19,6 +19,23 @@ mod wal_checkpointer;
 /// always returned). Keeps a page of 1,000 large entries from being built in
 /// memory at once; a short page does not mean the end — pull until empty.
 pub const PULL_BYTE_BUDGET: i64 = 16 * 1024 * 1024;
+
+/// The cursor a pull page answers with (`last_seq`). When the page holds
+/// every entry up to `head` (the workspace's last seq, read before the
+/// page) — fewer than `limit` entries and under the byte budget — it is
+/// `head`, so a device moves past its own entries (which `others_only`
+/// leaves out) instead of scanning them again at every pull; otherwise the
+/// last entry's seq. Never below `after`.
+pub fn page_cursor(entries: &[PulledEntry], after: i64, head: i64, limit: u32) -> i64 {
+    let bytes: i64 = entries.iter().map(|e| e.entry.sealed.len() as i64).sum();
+    let last = entries.last().map_or(after, |e| e.seq);
+    let complete = entries.len() < limit as usize && bytes < PULL_BYTE_BUDGET;
+    if complete {
+        head.max(last)
+    } else {
+        last
+    }
+}
 
 pub struct NewWorkspace {
     pub workspace_id: String,

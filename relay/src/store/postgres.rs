@@ -18,8 +18,9 @@ use tokio_postgres::NoTls;
 
 use super::{
     check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, parse_role, plan_push, role_str, to_u32, AuthDevice, CodeState,
-    DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
+    check_revoke, epochs_by_device, page_cursor, parse_role, plan_push, role_str, to_u32,
+    AuthDevice, CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace,
+    Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -660,13 +661,24 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<PullResult, ApiError> {
         let client = self.client().await?;
+        // The head first: every entry up to it is committed (a push commits
+        // its entries with the workspace's last_seq), so the page below,
+        // read in a later snapshot, sees all of them.
+        let head: i64 = client
+            .query_opt(
+                "SELECT last_seq FROM workspaces WHERE workspace_id = $1",
+                &[&ws],
+            )
+            .await
+            .map_err(pg)?
+            .map_or(after, |r| r.get(0));
         // Same page as the SQLite backend: rows in seq order, stopping before
         // the row at which the sealed bytes so far reach the budget.
         let stmt = client
             .prepare_cached(
                 "WITH page AS (
                      SELECT seq, octet_length(sealed) AS n FROM entries
-                     WHERE workspace_id = $1 AND seq > $2 AND ($5::text IS NULL OR device_id <> $5)
+                     WHERE workspace_id = $1 AND seq > $2 AND seq <= $6 AND ($5::text IS NULL OR device_id <> $5)
                      ORDER BY seq LIMIT $3
                  ), sized AS (
                      SELECT seq, SUM(n) OVER (ORDER BY seq) - n AS before FROM page
@@ -686,6 +698,7 @@ impl Store for PostgresStore {
                     &i64::from(limit),
                     &PULL_BYTE_BUDGET,
                     &exclude_device,
+                    &head,
                 ],
             )
             .await
@@ -703,7 +716,7 @@ impl Store for PostgresStore {
                 device_id: r.get(5),
             });
         }
-        let last_seq = entries.last().map(|e| e.seq).unwrap_or(after);
+        let last_seq = page_cursor(&entries, after, head, limit);
         Ok(PullResult { entries, last_seq })
     }
 

@@ -17,8 +17,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, parse_role, plan_push, role_str, to_u32, AuthDevice, CodeState,
-    DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
+    check_revoke, epochs_by_device, page_cursor, parse_role, plan_push, role_str, to_u32,
+    AuthDevice, CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace,
+    Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -708,14 +709,23 @@ impl Store for SqliteStore {
         let ws = ws.to_owned();
         let exclude = exclude_device.map(str::to_owned);
         self.run(move |conn| {
+            let head: i64 = conn
+                .prepare_cached("SELECT last_seq FROM workspaces WHERE workspace_id = ?1")
+                .map_err(db)?
+                .query_row(params![ws], |r| r.get(0))
+                .optional()
+                .map_err(db)?
+                .unwrap_or(after);
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, entry_id, doc_id, epoch, sealed, device_id FROM entries
-                     WHERE workspace_id = ?1 AND seq > ?2 AND (?4 IS NULL OR device_id <> ?4)
+                     WHERE workspace_id = ?1 AND seq > ?2 AND seq <= ?5 AND (?4 IS NULL OR device_id <> ?4)
                      ORDER BY seq LIMIT ?3",
                 )
                 .map_err(db)?;
-            let mut rows = stmt.query(params![ws, after, limit, exclude]).map_err(db)?;
+            let mut rows = stmt
+                .query(params![ws, after, limit, exclude, head])
+                .map_err(db)?;
             let mut entries = Vec::new();
             let mut bytes: i64 = 0;
             while let Some(r) = rows.next().map_err(db)? {
@@ -735,7 +745,7 @@ impl Store for SqliteStore {
                     device_id: r.get(5).map_err(db)?,
                 });
             }
-            let last_seq = entries.last().map(|e| e.seq).unwrap_or(after);
+            let last_seq = page_cursor(&entries, after, head, limit);
             Ok(PullResult { entries, last_seq })
         })
         .await

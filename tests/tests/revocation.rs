@@ -180,6 +180,16 @@ async fn bad_revocations_are_clear_errors_and_change_nothing() {
         .await
         .expect_err("not admin");
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    // The admin cannot revoke itself (refused before anything is recorded,
+    // so its passes go on).
+    let err = admin::revoke_device(&office.vault, &office.config, &office.vault.device_id())
+        .await
+        .expect_err("itself");
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("cannot revoke itself")),
+        "{err:?}"
+    );
+    office.sync().await;
     phone.sync().await; // nothing changed for the phone
 
     // Keep the QR text of a used code; revoke; a re-enrollment with it fails.

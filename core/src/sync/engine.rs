@@ -672,8 +672,13 @@ impl SyncEngine {
         let bytes = match self.fetch_photo(keys, &blob_id, status.count).await {
             Ok(bytes) => bytes,
             Err(e @ (Error::Corrupted(_) | Error::Relay { status: 404, .. })) => {
-                // The error names what failed, never a value.
-                tracing::warn!(target: "fieldvault::sync", error = %e, "a photo download failed; it stays queued");
+                // The kind only: the relay's text is not ours to log.
+                let kind = if matches!(e, Error::Corrupted(_)) {
+                    "does not open"
+                } else {
+                    "missing on the relay"
+                };
+                tracing::warn!(target: "fieldvault::sync", kind, "a photo download failed; it stays queued");
                 return Ok(Download::Failed);
             }
             Err(e) => return Err(e),

@@ -67,6 +67,11 @@ impl Rotator<'_> {
     /// On any other failure (network, 5xx, timeout) the record stays and the
     /// admin's next pass finishes the job.
     pub async fn revoke(&self, device_id: &str) -> Result<u32> {
+        if device_id == self.vault.device_id() {
+            return Err(Error::InvalidInput(
+                "the admin device cannot revoke itself".into(),
+            ));
+        }
         let _one = ROTATION.lock().await;
         self.vault.forget_member_key_wrap_key(device_id)?;
         let mut due = self.due()?;
@@ -121,7 +126,14 @@ impl Rotator<'_> {
         let epoch = if self.vault.get_sealed_meta(REVOCATIONS_DUE)?.is_some() {
             self.settle_due().await?
         } else if self.keys()?.current_epoch().unwrap_or(0) > relay_epoch {
-            self.start_epoch(relay_epoch).await?
+            // Asked again under the lock: a revocation that ran since the
+            // pass read it may have moved the relay on.
+            let now = self.client.status().await?.current_epoch;
+            if self.keys()?.current_epoch().unwrap_or(0) > now {
+                self.start_epoch(now).await?
+            } else {
+                now
+            }
         } else {
             relay_epoch
         };
@@ -134,17 +146,22 @@ impl Rotator<'_> {
         Ok(epoch)
     }
 
-    /// Sends every owed revocation again (409: recorded already; 404: no
-    /// such device, nothing to revoke) and starts epochs until the fresh
-    /// one is current; then drops the record.
+    /// Sends every owed revocation again and starts epochs until the fresh
+    /// one is current; then drops the record. The relay's 409 means it was
+    /// recorded already; a definitive refusal (400, 403, 404: no such
+    /// device, or one that may not be revoked) leaves nothing to revoke and
+    /// must not stop every later pass.
     async fn settle_due(&self) -> Result<u32> {
         let due = self.due()?;
         for device_id in &due.devices {
             match self.client.revoke(device_id).await {
-                Ok(())
-                | Err(Error::Relay {
-                    status: 404 | 409, ..
-                }) => {}
+                Ok(()) | Err(Error::Relay { status: 409, .. }) => {}
+                Err(Error::Relay {
+                    status: status @ (400 | 403 | 404),
+                    ..
+                }) => {
+                    tracing::warn!(target: "fieldvault::sync", status, "the relay refused an owed revocation; dropped");
+                }
                 Err(e) => return Err(e),
             }
         }

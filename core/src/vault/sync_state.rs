@@ -230,36 +230,23 @@ impl Vault {
 
     /// Turns sync on: saves the settings and queues every existing document
     /// whole, so what was recorded before enrollment reaches the relay too.
-    /// One transaction under the vault's lock, so no document written
-    /// meanwhile can fall between the listing and the switch, and a failure
-    /// (a full disk) leaves the vault as it was. A document that cannot be
-    /// queued (larger than a change set may be, or unreadable) is left out
-    /// with a warning rather than keeping the device out of the workspace it
-    /// has just joined at the relay.
+    /// One transaction under the vault's lock: either the vault is enrolled
+    /// with every document queued, or (a document too large to sync, an
+    /// unreadable one, a full disk) nothing changed; and no document
+    /// written meanwhile can fall between the listing and the switch. A
+    /// document is never left out: one that never reached the relay whole
+    /// could later be purged as acknowledged once a small edit of it was.
     pub(crate) fn enable_sync(&self, settings: &SyncSettings) -> Result<()> {
         let mut conn = self.lock();
-        let mut tx = conn.transaction()?;
+        let tx = conn.transaction()?;
         let ids: Vec<DocumentId> = self
             .list_in(&tx, &Default::default(), false)?
             .documents
             .into_iter()
             .map(|d| d.id)
             .collect();
-        let mut left_out = 0usize;
         for id in ids {
-            let sp = tx.savepoint()?;
-            match self.queue_whole(&sp, &id) {
-                Ok(()) => sp.commit()?,
-                Err(e @ (Error::InvalidInput(_) | Error::Corrupted(_))) => {
-                    left_out += 1;
-                    // The error names what failed, never a value.
-                    tracing::warn!(target: "fieldvault::sync", error = %e, "a document could not be queued for sync");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if left_out > 0 {
-            tracing::warn!(target: "fieldvault::sync", left_out, "documents left out of the first sync");
+            self.queue_whole(&tx, &id)?;
         }
         self.put_sync_settings_in(&tx, settings)?;
         tx.commit()?;

@@ -132,7 +132,7 @@ async fn signed(
         .filter(|s| s.len() == 64)
         .ok_or_else(|| ApiError::unauthorized("invalid signature header"))?;
     check_clock(timestamp)?;
-    let body = refuse_declared_excess(parts, body, limit).await?;
+    let (body, _) = refuse_declared_excess(parts, body, limit).await?;
     // Who is asking, before the body is read: a request for an unknown
     // workspace or device costs the relay one indexed read, never a
     // buffered body of up to `limit` bytes.

@@ -86,12 +86,12 @@ fn declared_length(parts: &Parts) -> Result<Option<u64>, ApiError> {
 
 /// Refuses (413) a body whose `Content-Length` exceeds `limit`, before any
 /// of it is read (a small excess is drained so the connection can be
-/// reused); otherwise hands the body back unread.
+/// reused); otherwise hands the body back unread, with its declared length.
 pub async fn refuse_declared_excess(
     parts: &Parts,
     body: Body,
     limit: usize,
-) -> Result<Body, ApiError> {
+) -> Result<(Body, Option<u64>), ApiError> {
     match declared_length(parts)? {
         Some(len) if len > limit as u64 => {
             if len <= DRAIN_LIMIT as u64 {
@@ -99,15 +99,14 @@ pub async fn refuse_declared_excess(
             }
             Err(too_large(limit))
         }
-        _ => Ok(body),
+        declared => Ok((body, declared)),
     }
 }
 
 /// Reads the whole body, refusing (413) more than `limit` bytes — up front from
 /// `Content-Length`, or while reading a chunked body.
 pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let mut body = refuse_declared_excess(parts, body, limit).await?;
-    let declared = declared_length(parts)?;
+    let (mut body, declared) = refuse_declared_excess(parts, body, limit).await?;
     let capacity = declared.map(|l| l as usize).unwrap_or(0).min(limit);
     let mut buf: Vec<u8> = Vec::with_capacity(capacity);
     while let Some(frame) = body.frame().await {

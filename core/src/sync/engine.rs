@@ -288,9 +288,7 @@ impl SyncEngine {
         }
         match &result {
             Ok(_) => {
-                // The vault's clock, so the offline lease follows injected time.
-                let now = self.vault.now_ms();
-                self.save_settings(|s| s.last_success_ms = Some(now))?;
+                let now = self.record_check_in()?;
                 let (pending_changes, pending_bytes) = self.vault.outbox_size()?;
                 self.update(|s| {
                     s.phase = SyncPhase::Idle;
@@ -308,8 +306,7 @@ impl SyncEngine {
                     // the offline lease (there so a revoked device notices)
                     // is renewed, so tax forms do not lock while a key is
                     // on its way.
-                    let now = self.vault.now_ms();
-                    self.save_settings(|s| s.last_success_ms = Some(now))?;
+                    self.record_check_in()?;
                 }
                 let revoked = matches!(e, Error::Revoked);
                 let message = e.to_string();
@@ -326,6 +323,15 @@ impl SyncEngine {
             }
         }
         result
+    }
+
+    /// Records that the relay was reached and did not refuse this device:
+    /// the offline lease runs from now (by the vault's clock, so it follows
+    /// injected time). Returns now.
+    fn record_check_in(&self) -> Result<i64> {
+        let now = self.vault.now_ms();
+        self.save_settings(|s| s.last_success_ms = Some(now))?;
+        Ok(now)
     }
 
     /// Runs blocking vault work (SQLite writes that wait on `fsync`,

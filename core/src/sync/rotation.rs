@@ -123,13 +123,16 @@ impl Rotator<'_> {
     /// current epoch afterwards.
     pub async fn catch_up(&self, relay_epoch: u32) -> Result<u32> {
         let _one = ROTATION.lock().await;
+        // Rotations hold the lock, so the admin's keys stay as read here
+        // unless this call adds one.
+        let newest = self.keys()?.current_epoch().unwrap_or(0);
         let epoch = if self.vault.get_sealed_meta(REVOCATIONS_DUE)?.is_some() {
             self.settle_due().await?
-        } else if self.keys()?.current_epoch().unwrap_or(0) > relay_epoch {
+        } else if newest > relay_epoch {
             // Asked again under the lock: a revocation that ran since the
             // pass read it may have moved the relay on.
             let now = self.client.status().await?.current_epoch;
-            if self.keys()?.current_epoch().unwrap_or(0) > now {
+            if newest > now {
                 self.start_epoch(now).await?
             } else {
                 now
@@ -180,11 +183,12 @@ impl Rotator<'_> {
             .ok_or_else(|| Error::InvalidInput("no key epoch is left".into()))?;
         // Keep the key before telling anyone about the epoch: a crash in
         // between must not leave an epoch that nobody holds.
-        if !self.keys()?.has_epoch(epoch) {
-            self.vault
-                .add_epoch_key(epoch, &EpochKey::new(random::bytes::<32>()?)?)?;
+        let mut keys = self.keys()?;
+        if !keys.has_epoch(epoch) {
+            let key = EpochKey::new(random::bytes::<32>()?)?;
+            self.vault.add_epoch_key(epoch, &key)?;
+            keys.insert(epoch, key)?;
         }
-        let keys = self.keys()?;
         let devices = self.client.devices().await?;
         // The new epoch, and any earlier one whose envelope a device lacks:
         // without it, what was sealed under that epoch never opens there.
@@ -250,15 +254,10 @@ impl Rotator<'_> {
     }
 
     fn due(&self) -> Result<RevocationsDue> {
-        match self.vault.get_sealed_meta(REVOCATIONS_DUE)? {
-            None => Ok(RevocationsDue::default()),
-            Some(json) => serde_json::from_slice(&json)
-                .map_err(|_| Error::Corrupted("the record of revocations due".into())),
-        }
+        Ok(self.vault.sealed_json(REVOCATIONS_DUE)?.unwrap_or_default())
     }
 
     fn save_due(&self, due: &RevocationsDue) -> Result<()> {
-        let json = serde_json::to_vec(due).map_err(|e| Error::Internal(e.to_string()))?;
-        self.vault.put_sealed_meta(REVOCATIONS_DUE, &json)
+        self.vault.put_sealed_json(REVOCATIONS_DUE, due)
     }
 }

@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::audit_record::{decode_entry, encode_entry, Head};
-use super::{meta_aad, Vault};
+use super::Vault;
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -32,7 +32,6 @@ use crate::model::{
     DocumentId, DocumentKind, Status, Timestamp, AUDIT_SEGMENT_ENTRIES,
 };
 use crate::mutex::lock;
-use crate::store::rows;
 
 /// Opens of one document within this many seconds are recorded once.
 pub const OPEN_COALESCE_SECONDS: i64 = 600;
@@ -112,42 +111,7 @@ fn entry_aad(seq: u64) -> Aad<'static> {
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))
-}
-
 impl Vault {
-    pub(super) fn sealed_json_in<T: serde::de::DeserializeOwned>(
-        &self,
-        conn: &Connection,
-        name: &str,
-    ) -> Result<Option<T>> {
-        let Some(sealed) = rows::get_meta(conn, name)? else {
-            return Ok(None);
-        };
-        let plain = self
-            .keys
-            .meta
-            .open_owned(meta_aad(name), sealed)
-            .ok_or_else(|| Error::Corrupted(format!("the vault record {name}")))?;
-        serde_json::from_slice(&plain)
-            .map(Some)
-            .map_err(|_| Error::Corrupted(format!("the vault record {name}")))
-    }
-
-    pub(super) fn put_sealed_json_in<T: Serialize>(
-        &self,
-        conn: &Connection,
-        name: &str,
-        value: &T,
-    ) -> Result<()> {
-        rows::put_meta(
-            conn,
-            name,
-            &self.keys.meta.seal(meta_aad(name), &json(value)?)?,
-        )
-    }
-
     /// Appends `action` (and any buffered opens) to the chain inside `tx`.
     pub(crate) fn audit_in(
         &self,
@@ -537,6 +501,7 @@ impl Drop for Vault {
 mod tests {
     use super::*;
     use crate::model::GENESIS_HASH;
+    use crate::store::rows;
 
     /// The segments this vault has published, in chain order.
     fn published_segments(v: &Vault) -> Vec<(DocumentId, AuditLog)> {
@@ -659,7 +624,7 @@ mod tests {
                 let sealed = v
                     .keys
                     .meta
-                    .seal(entry_aad(seq), &json(&e).expect("json"))
+                    .seal(entry_aad(seq), &serde_json::to_vec(&e).expect("json"))
                     .expect("seal");
                 conn.execute(
                     "INSERT INTO audit (seq, sealed) VALUES (?1, ?2)",

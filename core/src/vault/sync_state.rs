@@ -87,6 +87,45 @@ impl Vault {
         }
     }
 
+    /// A sealed vault record holding JSON; `Corrupted` if it does not open
+    /// or parse.
+    pub(crate) fn sealed_json_in<T: serde::de::DeserializeOwned>(
+        &self,
+        conn: &Connection,
+        name: &str,
+    ) -> Result<Option<T>> {
+        self.get_sealed_meta_in(conn, name)?
+            .map(|plain| {
+                serde_json::from_slice(&plain)
+                    .map_err(|_| Error::Corrupted(format!("the vault record {name}")))
+            })
+            .transpose()
+    }
+
+    /// Seals `value` as JSON into the vault record `name` (the JSON is
+    /// zeroized after sealing).
+    pub(crate) fn put_sealed_json_in<T: Serialize>(
+        &self,
+        conn: &Connection,
+        name: &str,
+        value: &T,
+    ) -> Result<()> {
+        let json =
+            Zeroizing::new(serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?);
+        self.put_sealed_meta_in(conn, name, &json)
+    }
+
+    pub(crate) fn sealed_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>> {
+        self.sealed_json_in(&self.lock(), name)
+    }
+
+    pub(crate) fn put_sealed_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        self.put_sealed_json_in(&self.lock(), name, value)
+    }
+
     pub fn sync_settings(&self) -> Result<Option<SyncSettings>> {
         self.sync_settings_in(&self.lock())
     }
@@ -107,10 +146,7 @@ impl Vault {
     }
 
     fn put_sync_settings_in(&self, conn: &Connection, settings: &SyncSettings) -> Result<()> {
-        let json = Zeroizing::new(
-            serde_json::to_vec(settings).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-        self.put_sealed_meta_in(conn, SETTINGS, &json)
+        self.put_sealed_json_in(conn, SETTINGS, settings)
     }
 
     /// Reads, changes and writes the sync settings in one step under the

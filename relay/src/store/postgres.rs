@@ -411,19 +411,7 @@ impl Store for PostgresStore {
             .map_err(pg)?
             .map(|r| CodeState { token_hash: r.get(0), expires_at_ms: r.get(1), used: r.get::<_, Option<i64>>(2).is_some() });
         check_code(code, &e.presented_hash, e.now_ms)?;
-        if tx
-            .query_opt(
-                "SELECT 1 FROM devices WHERE workspace_id = $1 AND device_id = $2",
-                &[&ws, &e.device.device_id],
-            )
-            .await
-            .map_err(pg)?
-            .is_some()
-        {
-            return Err(ApiError::conflict(
-                "a device with this id is already enrolled",
-            ));
-        }
+        // An enrolled device id is a 409 from the insert itself.
         insert_device(
             &tx,
             ws,

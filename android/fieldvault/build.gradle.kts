@@ -36,7 +36,11 @@ android {
 
 dependencies {
     // uniffi's Kotlin calls into the library through JNA; the @aar carries libjnidispatch.so.
-    api("net.java.dev.jna:jna:5.15.0@aar")
+    // 5.17.0 at least: earlier AARs' libjnidispatch.so crash on 16 KB-page devices (JNA
+    // #1618: alignment, fixed in 5.16.0; #1647: 5.16.0 still crashed, fixed in 5.17.0).
+    // The AAR does not bundle it: the app's APK gets it from this dependency, which is why
+    // scripts/build-android must check the APK's .so files, not only ours.
+    api("net.java.dev.jna:jna:5.17.0@aar")
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.9.0")
     implementation("androidx.work:work-runtime-ktx:2.10.0")
     implementation("androidx.core:core-ktx:1.15.0")

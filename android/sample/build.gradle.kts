@@ -16,6 +16,9 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"
+        // The ABIs libfieldvault_ffi.so is built for: without this, JNA's AAR would also put an
+        // x86 libjnidispatch.so in the APK, on whose devices the library itself is missing.
+        ndk { abiFilters += listOf("arm64-v8a", "armeabi-v7a", "x86_64") }
         // Relay of the demo workspace; set with -PrelayUrl=https://... at build time.
         buildConfigField("String", "RELAY_URL", "\"${project.findProperty("relayUrl") ?: "https://relay.example.invalid"}\"")
     }

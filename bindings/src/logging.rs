@@ -75,13 +75,19 @@ impl<S: Subscriber> Layer<S> for ForeignLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let guard = LOGGER.read().unwrap_or_else(|p| p.into_inner());
-        let Some(installed) = guard.as_ref() else {
-            return;
+        // The foreign logger is called without the lock held: one that calls
+        // `set_logger`/`clear_logger`, or logs again through the core, would
+        // otherwise deadlock.
+        let (logger, max_level) = {
+            let guard = LOGGER.read().unwrap_or_else(|p| p.into_inner());
+            let Some(installed) = guard.as_ref() else {
+                return;
+            };
+            (installed.logger.clone(), installed.max_level)
         };
         let metadata = event.metadata();
         let level = LogLevel::from_tracing(metadata.level());
-        if level > installed.max_level {
+        if level > max_level {
             return;
         }
         let mut message = MessageOnly::default();
@@ -90,7 +96,7 @@ impl<S: Subscriber> Layer<S> for ForeignLayer {
         // A logger that throws makes uniffi panic in this thread, which may be
         // deep inside a vault operation: contain it here.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            installed.logger.log(level, target, message.0)
+            logger.log(level, target, message.0)
         }));
     }
 }

@@ -8,6 +8,7 @@ use fieldvault::sync::enrollment;
 use fieldvault::sync::pairing::AdminPairing;
 use fieldvault::Vault;
 use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
 
 use crate::error::{FieldVaultError, Result};
 use crate::types::{SyncProgress, SyncReport};
@@ -52,11 +53,48 @@ pub trait SyncProgressListener: Send + Sync {
     fn on_progress(&self, progress: SyncProgress);
 }
 
+/// Runs `future` on the library's runtime and waits for it. uniffi polls an
+/// exported async function on the thread that awaits it (a Kotlin
+/// dispatcher's, Swift's cooperative pool, possibly the main thread); through
+/// this, that thread only checks a join handle, and the network and SQLite
+/// work happens on the runtime's workers and blocking pool. Dropping the
+/// returned future aborts the work at its next await. A panic inside is
+/// re-raised here, so uniffi reports it like any other.
+pub(crate) async fn in_background<T, F>(future: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    let runtime = RUNTIME
+        .as_ref()
+        .ok_or_else(|| FieldVaultError::Internal("could not start the sync runtime".into()))?;
+    // Dropping the caller's future (a Kotlin timeout or cancelled job, a
+    // closed screen) aborts the work as before this hop, instead of leaving
+    // it running detached.
+    let mut task = AbortOnDrop(runtime.spawn(future));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(FieldVaultError::Cancelled),
+    }
+}
+
+/// Aborts its task when dropped (a no-op once the task has finished).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Keeps one enrolled vault in sync with the relay.
 #[derive(uniffi::Object)]
 pub struct SyncEngine {
     inner: Arc<CoreEngine>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The background loop, once started (one per engine).
+    run: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SyncEngine {
@@ -64,6 +102,7 @@ impl SyncEngine {
         Ok(Arc::new(Self {
             inner: CoreEngine::new(vault, config)?,
             tasks: Mutex::new(Vec::new()),
+            run: Mutex::new(None),
         }))
     }
 
@@ -85,6 +124,9 @@ impl Drop for SyncEngine {
         {
             task.abort();
         }
+        if let Some(run) = self.run.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            run.abort();
+        }
     }
 }
 
@@ -93,17 +135,35 @@ impl SyncEngine {
     /// One full pass: push local changes and photos, pull the others'. Fails
     /// with `Revoked` (after wiping the vault) if this device was revoked.
     pub async fn sync_once(&self) -> Result<SyncReport> {
-        Ok(self.inner.sync_once().await?.into())
+        let engine = self.inner.clone();
+        in_background(async move { Ok(engine.sync_once().await?.into()) }).await
     }
 
     /// Starts the background loop: a pass on every local change, on coming
     /// online and every `interval_secs`, with backoff after failures. Stops on
-    /// `cancel`, on revocation, or when this engine is dropped.
+    /// `cancel`, on revocation, or when this engine is dropped. Calling it
+    /// again while the loop runs changes nothing (one loop per engine; a UI
+    /// that calls it on every screen re-creation does not pile loops up).
+    /// After `cancel`, ask the vault for a new engine.
     pub fn start(&self, interval_secs: u32) -> Result<()> {
+        let mut run = self.run.lock().unwrap_or_else(|p| p.into_inner());
+        if run.as_ref().is_some_and(|task| !task.is_finished()) {
+            return Ok(());
+        }
         let engine = self.inner.clone();
-        let task = spawn(engine.run(Duration::from_secs(interval_secs.max(1).into())))?;
-        self.keep(task);
+        *run = Some(spawn(
+            engine.run(Duration::from_secs(interval_secs.max(1).into())),
+        )?);
         Ok(())
+    }
+
+    /// Whether the background loop is running.
+    pub fn is_running(&self) -> bool {
+        self.run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
     }
 
     /// Stops the background loop for good and aborts a pass between requests.
@@ -170,7 +230,8 @@ pub struct PairingSession {
     vault: Arc<Vault>,
     config: ClientConfig,
     pairing: tokio::sync::Mutex<Option<AdminPairing>>,
-    qr_text: String,
+    /// Holds the enrollment secret: zeroized once the session completes.
+    qr_text: Mutex<Zeroizing<String>>,
 }
 
 impl PairingSession {
@@ -184,7 +245,7 @@ impl PairingSession {
             vault,
             config,
             pairing: tokio::sync::Mutex::new(Some(pairing)),
-            qr_text,
+            qr_text: Mutex::new(Zeroizing::new(qr_text)),
         })
     }
 }
@@ -192,9 +253,14 @@ impl PairingSession {
 #[uniffi::export(async_runtime = "tokio")]
 impl PairingSession {
     /// The text to show as a QR code to the new device (contains the
-    /// single-use enrollment secret: show it, never log or store it).
+    /// single-use enrollment secret: show it, never log or store it). Empty
+    /// once `complete` has been called.
     pub fn qr_text(&self) -> String {
-        self.qr_text.clone()
+        self.qr_text
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_str()
+            .to_owned()
     }
 
     /// Waits (at most `timeout_secs`) for the device to enroll, checks it
@@ -204,12 +270,18 @@ impl PairingSession {
         let pairing = self.pairing.lock().await.take().ok_or_else(|| {
             FieldVaultError::InvalidInput("this pairing session was already used".into())
         })?;
-        Ok(enrollment::complete_pairing(
-            &self.vault,
-            &self.config,
-            pairing,
-            Duration::from_secs(timeout_secs.into()),
-        )
-        .await?)
+        // The secret is not needed any more, whatever happens next.
+        *self.qr_text.lock().unwrap_or_else(|p| p.into_inner()) = Zeroizing::new(String::new());
+        let (vault, config) = (self.vault.clone(), self.config.clone());
+        in_background(async move {
+            Ok(enrollment::complete_pairing(
+                &vault,
+                &config,
+                pairing,
+                Duration::from_secs(timeout_secs.into()),
+            )
+            .await?)
+        })
+        .await
     }
 }

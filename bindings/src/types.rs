@@ -616,8 +616,8 @@ pub struct SyncSettings {
     pub admin_device_id: String,
     pub lease_hours: u32,
     pub last_success_ms: Option<i64>,
-    /// Root certificate(s) trusted for the relay besides the platform's
-    /// (PEM, public), if any.
+    /// Root certificate(s) trusted for the relay besides the library's
+    /// built-in (Mozilla) roots (PEM, public), if any.
     pub relay_root_certificate_pem: Option<String>,
 }
 

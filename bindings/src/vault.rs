@@ -15,10 +15,11 @@ use fieldvault::sync::client::ClientConfig;
 use fieldvault::sync::{admin, enrollment};
 use fieldvault::{DocumentSummary, HistoryEntry, ListFilter, PhotoVariant, Vault, VaultOptions};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::error::{FieldVaultError, Result};
 use crate::keys::{ForeignKeys, KeyProvider};
-use crate::sync::{PairingSession, SyncEngine};
+use crate::sync::{in_background, PairingSession, SyncEngine};
 use crate::types::{AuditLogReport, AuditRecord, DeviceList, Listing, SyncSettings};
 
 /// Runs blocking vault work off the async executor. A panic inside is
@@ -287,6 +288,7 @@ impl FieldVault {
     /// Stores a resident's My Number for a tax-help form (checked by its check
     /// digit, sealed under its own key, never synced). Returns the masked form.
     pub fn set_my_number(&self, id: DocumentId, my_number: String) -> Result<String> {
+        let my_number = Zeroizing::new(my_number);
         Ok(self.vault.set_my_number(&id, &my_number)?)
     }
 
@@ -349,7 +351,8 @@ impl FieldVault {
     }
 
     /// Replaces the root certificate(s) trusted for the relay besides the
-    /// platform's (PEM text; `None`: the platform's roots only), when the
+    /// library's built-in roots (Mozilla's list, compiled in; the phone's own
+    /// trust store is not used) (PEM text; `None`: the built-in roots only), when the
     /// town's private CA is renewed. Refused with `InvalidInput` (nothing
     /// changed) when the text holds no certificate; a running sync engine
     /// uses it from its next pass.
@@ -362,7 +365,8 @@ impl FieldVault {
     /// Admin (office) device: creates a workspace on the relay with the
     /// operator's token and makes this vault its admin.
     /// `root_certificate_pem`: a root certificate to trust for the relay
-    /// besides the platform's (a town's private CA on a closed network);
+    /// besides the library's built-in roots (Mozilla's list; a CA installed
+    /// on the phone or by MDM is not used) — a town's private CA on a closed network;
     /// recorded with the enrolment and used for every later connection.
     #[uniffi::method(default(root_certificate_pem = None))]
     pub async fn create_workspace(
@@ -372,30 +376,33 @@ impl FieldVault {
         lease_hours: u32,
         root_certificate_pem: Option<String>,
     ) -> Result<SyncSettings> {
+        let operator_token = Zeroizing::new(operator_token);
         let mut config = ClientConfig::new(relay_url);
         config.root_certificate_pem = root_certificate_pem;
-        let settings =
-            enrollment::create_workspace(&self.vault, &config, &operator_token, lease_hours)
-                .await?;
-        Ok(settings.into())
+        let vault = self.vault.clone();
+        in_background(async move {
+            let settings =
+                enrollment::create_workspace(&vault, &config, &operator_token, lease_hours).await?;
+            Ok(settings.into())
+        })
+        .await
     }
 
     /// Admin: issues a single-use enrollment code; show the session's QR text
     /// to the new device, then `complete` it.
     pub async fn start_pairing(&self, valid_for_secs: u32) -> Result<Arc<PairingSession>> {
         let config = self.relay_config()?;
-        let (pairing, qr) = enrollment::start_pairing(
-            &self.vault,
-            &config,
-            Duration::from_secs(valid_for_secs.into()),
-        )
-        .await?;
-        Ok(PairingSession::new(
-            self.vault.clone(),
-            config,
-            pairing,
-            qr.encode(),
-        ))
+        let vault = self.vault.clone();
+        in_background(async move {
+            let (pairing, qr) = enrollment::start_pairing(
+                &vault,
+                &config,
+                Duration::from_secs(valid_for_secs.into()),
+            )
+            .await?;
+            Ok(PairingSession::new(vault, config, pairing, qr.encode()))
+        })
+        .await
     }
 
     /// New device: joins the workspace from the admin's QR text and waits
@@ -409,36 +416,48 @@ impl FieldVault {
         timeout_secs: u32,
         root_certificate_pem: Option<String>,
     ) -> Result<SyncSettings> {
-        let settings = enrollment::join_workspace(
-            &self.vault,
-            &qr_text,
-            &device_name,
-            Duration::from_secs(timeout_secs.into()),
-            root_certificate_pem,
-        )
-        .await?;
-        Ok(settings.into())
+        let qr_text = Zeroizing::new(qr_text);
+        let vault = self.vault.clone();
+        in_background(async move {
+            let settings = enrollment::join_workspace(
+                &vault,
+                &qr_text,
+                &device_name,
+                Duration::from_secs(timeout_secs.into()),
+                root_certificate_pem,
+            )
+            .await?;
+            Ok(settings.into())
+        })
+        .await
     }
 
     /// Admin: the workspace's devices.
     pub async fn list_devices(&self) -> Result<DeviceList> {
         let settings = self.enrolment()?;
         let config = ClientConfig::for_enrolment(&settings);
-        let list = admin::list_devices(&self.vault, &config).await?;
-        Ok(DeviceList::verified(list, &settings.workspace_id))
+        let vault = self.vault.clone();
+        in_background(async move {
+            let list = admin::list_devices(&vault, &config).await?;
+            Ok(DeviceList::verified(list, &settings.workspace_id))
+        })
+        .await
     }
 
     /// Admin: revokes a device (it is refused from its next request and wipes
     /// itself) and rotates the workspace key. Returns the new key epoch.
     pub async fn revoke_device(&self, device_id: String) -> Result<u32> {
         let config = self.relay_config()?;
-        Ok(admin::revoke_device(&self.vault, &config, &device_id).await?)
+        let vault = self.vault.clone();
+        in_background(async move { Ok(admin::revoke_device(&vault, &config, &device_id).await?) })
+            .await
     }
 
     /// Admin: starts a new key epoch for the remaining devices. Returns it.
     pub async fn rotate_key(&self) -> Result<u32> {
         let config = self.relay_config()?;
-        Ok(admin::rotate_key(&self.vault, &config).await?)
+        let vault = self.vault.clone();
+        in_background(async move { Ok(admin::rotate_key(&vault, &config).await?) }).await
     }
 
     /// A sync engine for this (enrolled) vault. `cancel` stops an engine for

@@ -26,7 +26,8 @@ Start here:
 
 A desktop vault, step by step:
   export FIELDVAULT_VAULT=~/fieldvault              # or pass --vault DIR every time
-  fieldvault init --staff office-001                # asks for a new passphrase
+  export FIELDVAULT_STAFF=office-001                # author of this desktop's edits (or --staff)
+  fieldvault init                                   # asks for a new passphrase
   fieldvault import ../shared/corpus/domain/bear/sapporo_higuma_2025.csv
   fieldvault list --kind bear_sighting
   fieldvault export all --out exports/
@@ -67,6 +68,21 @@ pub struct Global {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Staff id recorded as the author of the edits and audit entries this
+    /// command makes (default: office). Not stored in the vault: give it
+    /// with every command, or set FIELDVAULT_STAFF once.
+    #[arg(long, global = true, env = "FIELDVAULT_STAFF", value_name = "ID")]
+    pub staff: Option<String>,
+}
+
+impl Global {
+    /// The staff id of this command's edits.
+    pub fn staff_id(&self) -> &str {
+        self.staff
+            .as_deref()
+            .unwrap_or(crate::vault_access::DESKTOP_STAFF)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,10 +183,6 @@ without it a generated picture is used.")]
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Staff id recorded as the author of edits made on this desktop.
-    #[arg(long, default_value = "office")]
-    pub staff: String,
-
     /// TESTS ONLY: cheap Argon2 parameters (8 MiB, 1 pass). Never for real data.
     #[arg(long, hide = true)]
     pub insecure_test_kdf: bool,

@@ -24,6 +24,7 @@ pub enum ExitCode {
     Corrupted = 11,
     PlaintextFound = 12,
     RowsRejected = 13,
+    Storage = 14,
 }
 
 /// Shown at the end of `fieldvault --help`.
@@ -36,14 +37,17 @@ Exit codes:
    4  no vault at --vault, not a vault, or a vault already exists there
    5  document not found, or of another kind than asked
    6  invalid input: a field failed validation, a bad QR text, an unreadable CSV
-   7  network: the relay could not be reached or did not answer in time, or
-      the workspace's new key has not reached this device yet (retry later)
+   7  network: the relay could not be reached, did not answer in time or was
+      busy (5xx), or the workspace's new key has not reached this device yet
+      (retry later)
    8  the relay refused the request (not the admin, unknown device, used code, ...)
    9  this device has been revoked (its vault has been wiped)
   10  file error (cannot read or write a file or directory)
   11  stored data is corrupted or was tampered with
   12  demo: a canary string was found in plaintext on disk
-  13  import --strict: some rows were rejected";
+  13  import --strict: some rows were rejected
+  14  storage: the vault's database could not be read or written (disk full,
+      I/O error); nothing was changed";
 
 #[derive(Debug)]
 pub struct CliError {
@@ -107,6 +111,7 @@ impl CliError {
             ExitCode::Corrupted => "corrupted",
             ExitCode::PlaintextFound => "plaintext_found",
             ExitCode::RowsRejected => "rows_rejected",
+            ExitCode::Storage => "storage",
         }
     }
 }
@@ -128,10 +133,15 @@ impl From<fieldvault::Error> for CliError {
             E::NotAVault(_) | E::AlreadyExists(_) | E::UnsupportedVersion { .. } => ExitCode::Vault,
             E::NotFound(_) | E::WrongKind { .. } => ExitCode::NotFound,
             E::Validation(_) | E::InvalidInput(_) | E::Photo(_) | E::Locked(_) => ExitCode::Invalid,
-            // Both mean "try again later".
+            // All mean "try again later": the relay was not reached, timed
+            // out or was busy, or the new workspace key is on its way.
             E::Network(_) | E::AwaitingKey { .. } => ExitCode::Network,
-            E::Relay { status: 403, .. } | E::Revoked => ExitCode::Revoked,
+            E::Relay { status, .. } if *status == 408 || *status >= 500 => ExitCode::Network,
+            // A 403 other than `revoked` (e.g. a member on an admin route)
+            // is a refusal; only `Revoked` means the vault was wiped.
+            E::Revoked => ExitCode::Revoked,
             E::Relay { .. } => ExitCode::Refused,
+            E::Storage(_) => ExitCode::Storage,
             E::Corrupted(_) => ExitCode::Corrupted,
             E::Io(_) => ExitCode::Io,
             _ => ExitCode::Internal,
@@ -153,3 +163,45 @@ impl From<csv::Error> for CliError {
 }
 
 pub type CliResult<T> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldvault::Error as E;
+
+    fn relay(status: u16, code: &str) -> E {
+        E::Relay {
+            status,
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn errors_map_to_the_documented_exit_codes() {
+        let cases = [
+            (relay(503, "busy"), ExitCode::Network),
+            (relay(500, "internal"), ExitCode::Network),
+            (relay(408, "timeout"), ExitCode::Network),
+            (relay(403, "forbidden"), ExitCode::Refused),
+            (relay(409, "conflict"), ExitCode::Refused),
+            (E::Revoked, ExitCode::Revoked),
+            (E::Storage("disk I/O error".into()), ExitCode::Storage),
+            (E::Internal("invariant".into()), ExitCode::Internal),
+        ];
+        for (error, code) in cases {
+            let text = error.to_string();
+            assert_eq!(CliError::from(error).code, code, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_help_lists_every_exit_code() {
+        for code in 0..=ExitCode::Storage as u8 {
+            assert!(
+                EXIT_CODES_HELP.contains(&format!("\n{code:>4}  ")),
+                "exit code {code} missing from the help"
+            );
+        }
+    }
+}

@@ -18,8 +18,8 @@ use crate::error::{CliError, CliResult, ExitCode};
 
 pub const PASSPHRASE_ENV: &str = "FIELDVAULT_PASSPHRASE";
 pub const OPERATOR_TOKEN_ENV: &str = "FIELDVAULT_OPERATOR_TOKEN";
-/// Staff id of edits made on the desktop, when the vault is opened.
-const DESKTOP_STAFF: &str = "office";
+/// Staff id of edits made on the desktop when no `--staff` is given.
+pub const DESKTOP_STAFF: &str = "office";
 
 /// Keep every kind forever (until deleted): the desktop admin vault.
 pub fn keep_everything() -> RetentionRules {
@@ -112,7 +112,7 @@ pub fn open(global: &crate::cli::Global) -> CliResult<Arc<Vault>> {
     Ok(Arc::new(Vault::open(
         &dir,
         &provider,
-        options(DESKTOP_STAFF),
+        options(global.staff_id()),
     )?))
 }
 

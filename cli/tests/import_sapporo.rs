@@ -23,7 +23,9 @@ fn sapporo_csv_imports_395_rows_and_rejects_the_malformed_latitude() {
     assert_eq!(dry["imported"], 0);
     assert_eq!(json(&vault, &["list"], 0)["count"], 0);
 
-    let out = json(&vault, &["import", file], 0);
+    // The staff id given to the command is the author of what it stores
+    // (not the one given to `init`, which is not kept).
+    let out = json(&vault, &["--staff", "clerk-7", "import", file], 0);
     assert_eq!(out["imported"], 395);
     assert_eq!(out["rejected"], 1);
     let r = &out["rejections"][0];
@@ -39,6 +41,12 @@ fn sapporo_csv_imports_395_rows_and_rejects_the_malformed_latitude() {
 
     let listed = json(&vault, &["list", "--kind", "bear_sighting"], 0);
     assert_eq!(listed["count"], 395);
+    let first = listed["documents"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let history = json(&vault, &["history", &first], 0);
+    assert_eq!(history["history"][0]["staff_id"], "clerk-7");
 
     // Spot checks on the stored documents (read with the library).
     let opened = fieldvault::Vault::open(&vault, &provider(), fieldvault::VaultOptions::new("t"))

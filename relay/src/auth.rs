@@ -1,7 +1,7 @@
 //! Who may do what: device request signatures (Ed25519 over
 //! `wire::signing_bytes`, timestamp window, nonce replay), the operator token,
 //! and roles.
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Uri};
 use fieldvault::sync::wire::{self, b64, Role};
 use ring::signature::{UnparsedPublicKey, ED25519};
 
+use crate::body_budget::BodyReservation;
 use crate::error::ApiError;
 use crate::extract::{read_body, refuse_declared_excess, valid_id, SMALL_BODY};
 use crate::server::{App, AppState};
@@ -31,6 +32,9 @@ pub struct Authed {
     pub body_sha256: [u8; 32],
     /// The request's URI (for its query string).
     pub uri: Uri,
+    /// The body's share of the relay's memory budget, held until the
+    /// handler is done.
+    _reservation: BodyReservation,
 }
 
 /// Extractor for a device-signed request to a workspace route
@@ -104,9 +108,9 @@ pub fn now_ms() -> i64 {
 
 /// Checks a signed device request and reads its body (≤ `limit`). Order:
 /// headers and clock (401) → declared body size (413) → workspace (404) and
-/// device (401) → body (413 past `limit`) → clock again (401) → signature
-/// (401) → nonce (401 `replayed`; also records `last_seen`) → revocation
-/// (403 `revoked`).
+/// device (401) → room in the body memory budget (503 `busy`) → body (413
+/// past `limit`) → clock again (401) → signature (401) → nonce (401
+/// `replayed`; also records `last_seen`) → revocation (403 `revoked`).
 async fn signed(
     app: &AppState,
     ws: &str,
@@ -132,7 +136,7 @@ async fn signed(
         .filter(|s| s.len() == 64)
         .ok_or_else(|| ApiError::unauthorized("invalid signature header"))?;
     check_clock(timestamp)?;
-    let (body, _) = refuse_declared_excess(parts, body, limit).await?;
+    let (body, declared) = refuse_declared_excess(parts, body, limit).await?;
     // Who is asking, before the body is read: a request for an unknown
     // workspace or device costs the relay one indexed read, never a
     // buffered body of up to `limit` bytes.
@@ -144,6 +148,10 @@ async fn signed(
         DeviceLookup::NoDevice => return Err(ApiError::unauthorized("unknown device")),
         DeviceLookup::Found(d) => d,
     };
+    let reservation = app
+        .body_budget
+        .reserve(ws, device_id, expected_body_len(&body, declared, limit))
+        .await?;
     let body = read_body(parts, body, limit).await?;
     // Again once the body is in: a request trickled in slowly is judged by
     // when it arrived whole, which keeps the nonce window sufficient
@@ -178,6 +186,16 @@ async fn signed(
         body,
         body_sha256,
         uri: parts.uri.clone(),
+        _reservation: reservation,
+    })
+}
+
+/// What a body will hold at most: its declared length, nothing for a request
+/// known to have none, and `limit` for a chunked one.
+fn expected_body_len(body: &Body, declared: Option<u64>, limit: usize) -> usize {
+    let hinted = declared.or_else(|| HttpBody::size_hint(body).exact());
+    hinted.map_or(limit, |len| {
+        usize::try_from(len).unwrap_or(limit).min(limit)
     })
 }
 

@@ -25,6 +25,9 @@ impl fmt::Debug for Backend {
     }
 }
 
+/// Smallest accepted body memory budget: two full entry batches.
+pub const MIN_BODY_MEMORY: usize = 2 * fieldvault::sync::wire::MAX_ENTRIES_BODY;
+
 /// Smallest accepted operator token, in bytes.
 pub const MIN_OPERATOR_TOKEN_LEN: usize = 16;
 
@@ -39,6 +42,12 @@ pub struct RelayConfig {
     pub request_timeout: Duration,
     /// PostgreSQL connections per relay process (default 16).
     pub postgres_pool_size: usize,
+    /// Memory that signed request bodies may hold at once in this process
+    /// (default 256 MiB, at least [`MIN_BODY_MEMORY`]); see `body_budget`.
+    pub max_body_memory: usize,
+    /// How long a request waits for room in that budget before a `503 busy`
+    /// (default 5 s).
+    pub body_memory_wait: Duration,
 }
 
 impl RelayConfig {
@@ -49,6 +58,8 @@ impl RelayConfig {
             operator_token: operator_token.into(),
             request_timeout: Duration::from_secs(30),
             postgres_pool_size: 16,
+            max_body_memory: 256 * 1024 * 1024,
+            body_memory_wait: Duration::from_secs(5),
         }
     }
 }
@@ -61,6 +72,8 @@ impl fmt::Debug for RelayConfig {
             .field("operator_token", &"<redacted>")
             .field("request_timeout", &self.request_timeout)
             .field("postgres_pool_size", &self.postgres_pool_size)
+            .field("max_body_memory", &self.max_body_memory)
+            .field("body_memory_wait", &self.body_memory_wait)
             .finish()
     }
 }

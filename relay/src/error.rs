@@ -8,6 +8,9 @@ use fieldvault::sync::wire;
 /// Error `code` sent to a revoked device (403): the device wipes itself.
 pub const CODE_REVOKED: &str = "revoked";
 
+/// `Retry-After` (seconds) sent with a `503 busy`.
+pub const BUSY_RETRY_AFTER_S: &str = "5";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -32,6 +35,10 @@ pub enum ApiError {
     Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The relay holds as many request bodies as its memory budget allows
+    /// (`body_budget`); the device retries after `Retry-After`.
+    #[error("the relay is busy; retry in a few seconds")]
+    Busy,
     /// A storage or runtime failure. The text is for the log only (it never
     /// contains request data) and is not sent to the client.
     #[error("internal error")]
@@ -68,6 +75,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +91,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Gone(_) => "expired",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Busy => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -113,7 +122,14 @@ impl IntoResponse for ApiError {
             // `detail` is built by the relay from error kinds, never from request data.
             tracing::error!(detail = %detail, "request failed");
         }
-        error_response(self.status(), &self.body())
+        let mut resp = error_response(self.status(), &self.body());
+        if matches!(self, Self::Busy) {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(BUSY_RETRY_AFTER_S),
+            );
+        }
+        resp
     }
 }
 

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 pub mod auth;
+pub mod body_budget;
 pub mod config;
 pub mod error;
 pub mod extract;

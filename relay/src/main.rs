@@ -55,6 +55,10 @@ struct ServeArgs {
     /// PostgreSQL connections per process.
     #[arg(long, default_value_t = 16)]
     postgres_pool_size: usize,
+    /// Memory (MiB) that signed request bodies may hold at once; past it
+    /// devices get `503 busy` and retry (at least 16).
+    #[arg(long, default_value_t = 256)]
+    max_body_memory_mib: usize,
 }
 
 fn init_logging() {
@@ -120,6 +124,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = RelayConfig::new(args.listen, backend, operator_token(&args)?);
     config.request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
     config.postgres_pool_size = args.postgres_pool_size;
+    config.max_body_memory = args.max_body_memory_mib.saturating_mul(1024 * 1024);
     let relay = fieldvault_relay::start(config)
         .await
         .map_err(|e| e.to_string())?;

@@ -19,7 +19,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::config::{Backend, RelayConfig, MIN_OPERATOR_TOKEN_LEN};
+use crate::body_budget::BodyBudget;
+use crate::config::{Backend, RelayConfig, MIN_BODY_MEMORY, MIN_OPERATOR_TOKEN_LEN};
 use crate::error::{body_for_status, error_response, ApiError};
 use crate::routes;
 use crate::store::postgres::PostgresStore;
@@ -30,6 +31,7 @@ use crate::store::{sha256, Store};
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub operator_token_hash: Vec<u8>,
+    pub body_budget: BodyBudget,
 }
 
 pub type App = Arc<AppState>;
@@ -89,6 +91,12 @@ pub async fn start(config: RelayConfig) -> Result<RunningRelay, StartError> {
             "the operator token must be at least {MIN_OPERATOR_TOKEN_LEN} characters"
         )));
     }
+    if config.max_body_memory < MIN_BODY_MEMORY {
+        return Err(StartError::Config(format!(
+            "the body memory budget must be at least {} MiB",
+            MIN_BODY_MEMORY / (1024 * 1024)
+        )));
+    }
     let store: Arc<dyn Store> = match &config.backend {
         Backend::Sqlite(dir) => {
             Arc::new(SqliteStore::open(dir).map_err(|e| StartError::Storage(storage_detail(&e)))?)
@@ -102,6 +110,7 @@ pub async fn start(config: RelayConfig) -> Result<RunningRelay, StartError> {
     let state = Arc::new(AppState {
         store,
         operator_token_hash: sha256(token.as_bytes()),
+        body_budget: BodyBudget::new(config.max_body_memory, config.body_memory_wait),
     });
     let listener = TcpListener::bind(config.listen)
         .await

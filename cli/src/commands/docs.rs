@@ -9,7 +9,7 @@ use crate::vault_access;
 
 pub fn init(g: &Global, args: &InitArgs) -> CliResult<()> {
     let dir = vault_access::vault_dir(g)?;
-    let vault = vault_access::create(&dir, &args.staff, args.insecure_test_kdf)?;
+    let vault = vault_access::create(&dir, g.staff_id(), args.insecure_test_kdf)?;
     if g.json {
         print_json(&json!({
             "vault": dir,

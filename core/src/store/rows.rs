@@ -27,6 +27,14 @@ pub fn delete_meta(conn: &Connection, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes every meta record whose name starts with `prefix` (compared
+/// exactly, not as a `LIKE` pattern).
+pub fn delete_meta_prefixed(conn: &Connection, prefix: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM meta WHERE substr(name, 1, ?2) = ?1")?
+        .execute(params![prefix, prefix.chars().count() as i64])?;
+    Ok(())
+}
+
 /// A document's wrapped key and sealed header.
 pub struct DocumentRow {
     pub doc: Vec<u8>,

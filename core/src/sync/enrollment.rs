@@ -10,7 +10,7 @@ use super::wire::{self, DeviceKeys, Role};
 use super::workspace_keys::EpochKey;
 use crate::crypto::random;
 use crate::error::{Error, Result};
-use crate::vault::{SyncSettings, Vault};
+use crate::vault::{EnrolmentKeys, SyncSettings, Vault};
 
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
@@ -28,7 +28,11 @@ pub async fn create_workspace(
             "this vault already belongs to a workspace".into(),
         ));
     }
+    // Before the relay is asked: a document that cannot be synced is
+    // reported while nothing exists yet (create again once it is fixed).
+    vault.check_enable_sync()?;
     let identity = vault.device_identity()?;
+    let first_key = EpochKey::new(random::bytes::<32>()?)?;
     let workspace_id = uuid::Uuid::new_v4().to_string();
     let request = wire::CreateWorkspace {
         workspace_id: workspace_id.clone(),
@@ -44,7 +48,6 @@ pub async fn create_workspace(
     UnsignedClient::new(config)?
         .create_workspace(operator_token, &request)
         .await?;
-    vault.add_epoch_key(1, &EpochKey::new(random::bytes::<32>()?)?)?;
     let settings = SyncSettings {
         relay_url: config.relay_url.clone(),
         workspace_id,
@@ -57,7 +60,13 @@ pub async fn create_workspace(
         last_success_ms: Some(vault.now_ms()),
         relay_root_certificate_pem: config.root_certificate_pem.clone(),
     };
-    vault.enable_sync(&settings)?;
+    vault.enable_sync(
+        &settings,
+        &EnrolmentKeys {
+            device_key_wrap_key: None,
+            epochs: &[(1, first_key)],
+        },
+    )?;
     // Epoch 1 starts now (for scheduled rotation).
     vault.put_sealed_meta(super::rotation::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(settings)
@@ -156,6 +165,10 @@ pub async fn join_workspace(
         ));
     }
     let qr = QrPayload::decode(qr_text)?;
+    // Everything that can be checked here is checked before the relay uses
+    // up the enrollment code: a document that cannot be synced (too large,
+    // unreadable) is reported now, and the code still works once it is fixed.
+    vault.check_enable_sync()?;
     let mut config = ClientConfig::new(qr.relay.clone());
     config.root_certificate_pem = root_certificate_pem;
     let identity = Arc::new(vault.device_identity()?);
@@ -190,7 +203,7 @@ pub async fn join_workspace(
         .find(|e| e.epoch == 0)
         .ok_or_else(|| Error::Internal("pairing envelope vanished".into()))?;
     let dkk = pairing.complete(pairing_envelope, &device_id)?;
-    vault.set_device_key_wrap_key(&dkk)?;
+    let mut epoch_keys = Vec::new();
     for envelope in envelopes.iter().filter(|e| e.epoch > 0) {
         let key = pairing::unwrap_epoch_key(
             &qr.ws,
@@ -199,7 +212,7 @@ pub async fn join_workspace(
             &dkk,
             &qr.admin_signing_public,
         )?;
-        vault.add_epoch_key(envelope.epoch, &key)?;
+        epoch_keys.push((envelope.epoch, key));
     }
     let status = client.status().await?;
     let settings = SyncSettings {
@@ -213,6 +226,14 @@ pub async fn join_workspace(
         last_success_ms: Some(vault.now_ms()),
         relay_root_certificate_pem: config.root_certificate_pem,
     };
-    vault.enable_sync(&settings)?;
+    // Keys and settings in one transaction: nothing of this workspace is
+    // kept unless all of it is.
+    vault.enable_sync(
+        &settings,
+        &EnrolmentKeys {
+            device_key_wrap_key: Some(&dkk),
+            epochs: &epoch_keys,
+        },
+    )?;
     Ok(settings)
 }

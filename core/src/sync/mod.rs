@@ -5,6 +5,6 @@ pub mod engine;
 pub mod enrollment;
 pub mod identity;
 pub mod pairing;
-mod rotation;
+pub(crate) mod rotation;
 pub mod wire;
 pub mod workspace_keys;

@@ -34,7 +34,7 @@ use crate::vault::{SyncSettings, Vault};
 pub(crate) const ROTATED_AT: &str = "sync.key_rotated_at";
 
 /// Sealed meta record: [`RevocationsDue`], while anything is owed.
-const REVOCATIONS_DUE: &str = "sync.revocations_due";
+pub(crate) const REVOCATIONS_DUE: &str = "sync.revocations_due";
 
 /// What revocations still owe.
 #[derive(Debug, Default, Serialize, Deserialize)]

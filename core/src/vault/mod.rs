@@ -41,6 +41,7 @@ pub use lease::LeaseStatus;
 pub use photo_sync::PhotoTransfer;
 pub use photos::{PhotoVariant, PHOTO_CHUNK_SIZE};
 pub use retention::{RetentionRule, RetentionRules};
+pub(crate) use sync_state::EnrolmentKeys;
 pub use sync_state::{OutboxItem, SyncSettings};
 
 use crate::clock::{Clock, SystemClock};

@@ -22,6 +22,25 @@ const SETTINGS: &str = "sync.settings";
 const IDENTITY: &str = "sync.identity";
 const DKK: &str = "sync.dkk";
 const EPOCHS: &str = "sync.epochs";
+const EPOCH_KEY_PREFIX: &str = "sync.wck.";
+const MEMBER_DKK_PREFIX: &str = "sync.member_dkk.";
+
+fn epoch_key_name(epoch: u32) -> String {
+    format!("{EPOCH_KEY_PREFIX}{epoch}")
+}
+
+fn member_dkk_name(device_id: &str) -> String {
+    format!("{MEMBER_DKK_PREFIX}{device_id}")
+}
+
+/// The keys a vault is given when it creates or joins a workspace, stored by
+/// [`Vault::enable_sync`] together with the settings.
+pub(crate) struct EnrolmentKeys<'a> {
+    /// This device's key-wrap key (members; the admin has none).
+    pub device_key_wrap_key: Option<&'a [u8; 32]>,
+    /// Every workspace epoch key received, by epoch.
+    pub epochs: &'a [(u32, EpochKey)],
+}
 
 fn not_enrolled() -> Error {
     Error::InvalidInput("this vault is not enrolled in a workspace".into())
@@ -168,7 +187,8 @@ impl Vault {
     }
 
     /// Replaces the root certificate(s) trusted for this vault's relay
-    /// besides the platform's (PEM; `None`: the platform's roots only), for a
+    /// besides the built-in roots (Mozilla's list compiled into the library,
+    /// not the operating system's store) (PEM; `None`: the built-in roots only), for a
     /// town whose private CA is renewed or replaced. Checked before it is
     /// recorded: text with no certificate is `InvalidInput` and changes
     /// nothing. A running sync engine uses it from its next pass.
@@ -201,28 +221,24 @@ impl Vault {
             .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok().map(Zeroizing::new)))
     }
 
-    pub(crate) fn set_device_key_wrap_key(&self, dkk: &[u8; 32]) -> Result<()> {
-        self.put_sealed_meta(DKK, dkk)
-    }
-
     /// Key-wrap key of a member device (admin vaults only).
     pub(crate) fn member_key_wrap_key(
         &self,
         device_id: &str,
     ) -> Result<Option<Zeroizing<[u8; 32]>>> {
         Ok(self
-            .get_sealed_meta(&format!("sync.member_dkk.{device_id}"))?
+            .get_sealed_meta(&member_dkk_name(device_id))?
             .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok().map(Zeroizing::new)))
     }
 
     pub(crate) fn set_member_key_wrap_key(&self, device_id: &str, dkk: &[u8; 32]) -> Result<()> {
-        self.put_sealed_meta(&format!("sync.member_dkk.{device_id}"), dkk)
+        self.put_sealed_meta(&member_dkk_name(device_id), dkk)
     }
 
     /// Forgets a member's key-wrap key (on revocation), so no later epoch
     /// key is wrapped for that device.
     pub(crate) fn forget_member_key_wrap_key(&self, device_id: &str) -> Result<()> {
-        self.delete_sealed_meta(&format!("sync.member_dkk.{device_id}"))
+        self.delete_sealed_meta(&member_dkk_name(device_id))
     }
 
     pub(crate) fn delete_sealed_meta(&self, name: &str) -> Result<()> {
@@ -241,7 +257,7 @@ impl Vault {
     pub(crate) fn add_epoch_key(&self, epoch: u32, key: &EpochKey) -> Result<()> {
         let mut epochs = self.epoch_list()?;
         if !epochs.contains(&epoch) {
-            self.put_sealed_meta(&format!("sync.wck.{epoch}"), key.expose())?;
+            self.put_sealed_meta(&epoch_key_name(epoch), key.expose())?;
             epochs.push(epoch);
             epochs.sort_unstable();
             self.put_sealed_meta(
@@ -257,38 +273,87 @@ impl Vault {
         let mut keys = WorkspaceKeys::new(workspace_id);
         for epoch in self.epoch_list()? {
             let raw = self
-                .get_sealed_meta(&format!("sync.wck.{epoch}"))?
+                .get_sealed_meta(&epoch_key_name(epoch))?
                 .ok_or_else(|| Error::Corrupted(format!("the workspace key of epoch {epoch}")))?;
             keys.insert(epoch, EpochKey::from_slice(&raw)?)?;
         }
         Ok(keys)
     }
 
-    /// Turns sync on: saves the settings and queues every existing document
-    /// whole, so what was recorded before enrollment reaches the relay too.
-    /// One transaction under the vault's lock: either the vault is enrolled
-    /// with every document queued, or (a document too large to sync, an
-    /// unreadable one, a full disk) nothing changed; and no document
-    /// written meanwhile can fall between the listing and the switch. A
-    /// document is never left out: one that never reached the relay whole
-    /// could later be purged as acknowledged once a small edit of it was.
-    pub(crate) fn enable_sync(&self, settings: &SyncSettings) -> Result<()> {
+    /// Checks, without changing anything, that [`Vault::enable_sync`] would
+    /// succeed for the documents stored now: run before the relay is asked
+    /// to enroll this vault, so that a document that cannot be synced is
+    /// reported while the enrollment code is still unused.
+    pub(crate) fn check_enable_sync(&self) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let ids: Vec<DocumentId> = self
-            .list_in(&tx, &Default::default(), false)?
-            .documents
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
-        for id in ids {
-            self.queue_whole(&tx, &id)?;
+        self.queue_every_document(&tx)
+        // Dropping `tx` rolls it back.
+    }
+
+    /// Turns sync on: stores the workspace keys and the settings and queues
+    /// every existing document whole, so what was recorded before enrollment
+    /// reaches the relay too. One transaction under the vault's lock: either
+    /// the vault is enrolled with its keys and every document queued, or (a
+    /// document too large to sync, an unreadable one, a full disk) nothing
+    /// changed; and no document written meanwhile can fall between the
+    /// listing and the switch. Sync keys left by an earlier attempt that
+    /// failed before this point are removed first, so a key of another
+    /// workspace can never stand in for one of this workspace's epochs. A
+    /// document is never left out: one that never reached the relay whole
+    /// could later be purged as acknowledged once a small edit of it was.
+    pub(crate) fn enable_sync(
+        &self,
+        settings: &SyncSettings,
+        keys: &EnrolmentKeys<'_>,
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        if self.sync_settings_in(&tx)?.is_some() {
+            return Err(Error::InvalidInput(
+                "this vault already belongs to a workspace".into(),
+            ));
         }
+        for name in [
+            DKK,
+            EPOCHS,
+            crate::sync::rotation::REVOCATIONS_DUE,
+            crate::sync::rotation::ROTATED_AT,
+        ] {
+            rows::delete_meta(&tx, name)?;
+        }
+        rows::delete_meta_prefixed(&tx, EPOCH_KEY_PREFIX)?;
+        rows::delete_meta_prefixed(&tx, MEMBER_DKK_PREFIX)?;
+        if let Some(dkk) = keys.device_key_wrap_key {
+            self.put_sealed_meta_in(&tx, DKK, dkk)?;
+        }
+        let mut epochs = Vec::with_capacity(keys.epochs.len());
+        for (epoch, key) in keys.epochs {
+            self.put_sealed_meta_in(&tx, &epoch_key_name(*epoch), key.expose())?;
+            epochs.push(*epoch);
+        }
+        epochs.sort_unstable();
+        epochs.dedup();
+        self.put_sealed_json_in(&tx, EPOCHS, &epochs)?;
+        self.queue_every_document(&tx)?;
         self.put_sync_settings_in(&tx, settings)?;
         tx.commit()?;
         self.sync_enabled.store(true, Ordering::Relaxed);
         drop(conn);
         self.lease.update(settings);
+        Ok(())
+    }
+
+    fn queue_every_document(&self, tx: &Connection) -> Result<()> {
+        let ids: Vec<DocumentId> = self
+            .list_in(tx, &Default::default(), false)?
+            .documents
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        for id in ids {
+            self.queue_whole(tx, &id)?;
+        }
         Ok(())
     }
 
@@ -408,10 +473,8 @@ mod tests {
     use crate::model::BearSighting;
     use crate::vault::test_support;
 
-    #[test]
-    fn outbox_batches_stop_at_the_byte_budget_but_never_come_back_empty() {
-        let (_tmp, v) = test_support::vault("staff-1");
-        v.enable_sync(&super::SyncSettings {
+    fn settings() -> super::SyncSettings {
+        super::SyncSettings {
             relay_root_certificate_pem: None,
             relay_url: "http://127.0.0.1:9".into(),
             workspace_id: "ws".into(),
@@ -421,7 +484,73 @@ mod tests {
             cursor: 0,
             lease_hours: 72,
             last_success_ms: None,
-        })
+        }
+    }
+
+    #[test]
+    fn enabling_sync_replaces_keys_left_by_an_earlier_attempt() {
+        use crate::sync::workspace_keys::EpochKey;
+        let (_tmp, v) = test_support::vault("staff-1");
+        // What an attempt that failed after receiving keys of another
+        // workspace used to leave behind.
+        let stale = EpochKey::new([7; 32]).expect("key");
+        v.add_epoch_key(1, &stale).expect("stale epoch 1");
+        v.add_epoch_key(2, &stale).expect("stale epoch 2");
+        v.set_member_key_wrap_key("old-member", &[9; 32])
+            .expect("stale member key");
+        v.put_sealed_meta("sync.dkk", &[8; 32]).expect("stale dkk");
+
+        let fresh = EpochKey::new([1; 32]).expect("key");
+        v.enable_sync(
+            &settings(),
+            &super::EnrolmentKeys {
+                device_key_wrap_key: Some(&[3; 32]),
+                epochs: &[(1, fresh)],
+            },
+        )
+        .expect("sync on");
+        let keys = v.workspace_keys("ws").expect("keys");
+        let held: Vec<(u32, [u8; 32])> = keys.epochs().map(|(e, k)| (e, *k.expose())).collect();
+        assert_eq!(held, vec![(1, [1; 32])], "a stale epoch key survived");
+        assert!(v.member_key_wrap_key("old-member").expect("read").is_none());
+        assert_eq!(
+            v.device_key_wrap_key().expect("read").map(|k| *k),
+            Some([3; 32])
+        );
+
+        // Enabling again is refused and changes nothing.
+        let other = EpochKey::new([2; 32]).expect("key");
+        assert!(matches!(
+            v.enable_sync(
+                &settings(),
+                &super::EnrolmentKeys {
+                    device_key_wrap_key: None,
+                    epochs: &[(1, other)],
+                },
+            ),
+            Err(crate::Error::InvalidInput(_))
+        ));
+        let keys = v.workspace_keys("ws").expect("keys");
+        assert_eq!(
+            keys.epochs().map(|(_, k)| *k.expose()).collect::<Vec<_>>(),
+            vec![[1; 32]]
+        );
+        assert_eq!(
+            v.device_key_wrap_key().expect("read").map(|k| *k),
+            Some([3; 32])
+        );
+    }
+
+    #[test]
+    fn outbox_batches_stop_at_the_byte_budget_but_never_come_back_empty() {
+        let (_tmp, v) = test_support::vault("staff-1");
+        v.enable_sync(
+            &settings(),
+            &super::EnrolmentKeys {
+                device_key_wrap_key: None,
+                epochs: &[],
+            },
+        )
         .expect("sync on");
         for _ in 0..5 {
             test_support::bear(&v);

@@ -1,7 +1,24 @@
 // The idiomatic Swift API over the generated bindings (module FieldVaultFFI).
 //
-// Storage calls run off the caller's thread (`async`); relay calls and photo
-// ingest are async in the bindings already. Sync state is an AsyncStream.
+// Threads. The library's storage calls are synchronous (SQLite, AES-GCM, a few
+// milliseconds); the `async` functions here run them on a GCD queue
+// (`offMain`), so they block neither the caller nor Swift's cooperative pool.
+// The library's own async functions (relay calls, photo ingest and reads, sync
+// passes) are awaited directly: uniffi polls the Rust future on the thread that
+// runs the awaiting function, and every `async` function of this module is a
+// *nonisolated* async function (`FieldVault`, `Sync` and `Pairing` are not
+// actor-isolated), which Swift (5.7 and later, SE-0338; so the 5.9 this
+// package declares and 5.10) always runs on the global concurrent executor,
+// never on the caller's actor — so not on the main thread,
+// even when called from `@MainActor` code. The library does the work itself on
+// its own runtime; what runs on the cooperative thread is a cheap poll.
+// `Task.detached` would add nothing but lose cancellation and priority.
+// (Swift 6.2's `NonisolatedNonsendingByDefault` mode changes that rule: a
+// package built with it must mark these functions `@concurrent`.)
+// The non-async members (`validate`, `new*`, `sample`, `deviceId`, `Sync`
+// controls) compute in memory or signal the engine; `sync()` does one small
+// sealed read of the enrolment.
+// Sync state is an AsyncStream.
 // Errors are the generated `FieldVaultError` cases (WrongKey, Validation,
 // Network, Revoked, ...), each with a message that names what failed and never
 // a stored value.
@@ -185,6 +202,22 @@ public final class FieldVault: @unchecked Sendable {
         return try await offMain { try self.inner.mergeChanges(changes: changes) }
     }
 
+    /// Records the office's acknowledgement (starts the retention clock).
+    public func markAcknowledged(_ id: DocumentId) async throws {
+        try await offMain { try self.inner.markAcknowledged(id: id) }
+    }
+
+    /// Writes a snapshot of the document and drops its change rows.
+    public func compact(_ id: DocumentId) async throws {
+        try await offMain { try self.inner.compact(id: id) }
+    }
+
+    /// Purges the documents whose retention period has passed; returns their ids.
+    @discardableResult
+    public func applyRetention() async throws -> [DocumentId] {
+        try await offMain { try self.inner.applyRetention() }
+    }
+
     // MARK: My Number (個人番号): never synced, deleted on filing
 
     /// Stores the number (checked by its check digit); returns the masked form.
@@ -194,6 +227,12 @@ public final class FieldVault: @unchecked Sendable {
 
     public func myNumberMasked(_ id: DocumentId) async throws -> String? {
         try await offMain { try self.inner.myNumberMasked(id: id) }
+    }
+
+    /// The full number, for the moment it is typed into e-Tax. Never log or persist it
+    /// (a Swift `String` cannot be wiped: keep it no longer than needed).
+    public func revealMyNumber(_ id: DocumentId) async throws -> String? {
+        try await offMain { try self.inner.revealMyNumber(id: id) }
     }
 
     public func forgetMyNumber(_ id: DocumentId) async throws -> Bool {
@@ -207,7 +246,8 @@ public final class FieldVault: @unchecked Sendable {
     /// time (where the document kind allows) inside the sealed document only.
     @discardableResult
     public func ingestPhoto(_ id: DocumentId, image: Data) async throws -> PhotoRef {
-        let bytes = try PhotoConversion.jpegIfNeeded(image)
+        // HEIC decoding and JPEG encoding take a while: on a GCD queue, not the cooperative pool.
+        let bytes = try await offMain { try PhotoConversion.jpegIfNeeded(image) }
         defer { changed() }
         return try await inner.ingestPhoto(id: id, image: bytes)
     }
@@ -233,8 +273,15 @@ public final class FieldVault: @unchecked Sendable {
         try await offMain { try self.inner.auditLog() }
     }
 
+    // MARK: maintenance
+
     public func integrityCheck() async throws -> Bool {
         try await offMain { try self.inner.integrityCheck() }
+    }
+
+    /// Moves the WAL into the database file (before a backup or copy).
+    public func checkpoint() async throws {
+        try await offMain { try self.inner.checkpoint() }
     }
 
     /// Crypto-shreds the whole vault and removes its files.
@@ -244,20 +291,29 @@ public final class FieldVault: @unchecked Sendable {
 
     // MARK: workspace
 
-    public func syncSettings() throws -> SyncSettings? { try inner.syncSettings() }
+    /// How this vault syncs, or nil before it joins a workspace (a sealed read: off the caller's thread).
+    public func syncSettings() async throws -> SyncSettings? {
+        try await offMain { try self.inner.syncSettings() }
+    }
 
-    /// Replaces the root certificate(s) trusted for the relay besides the
-    /// system's (PEM; `nil`: the system's only), when the town's private CA is
-    /// renewed. Throws `invalidInput` and changes nothing when the text holds
-    /// no certificate; the running `Sync` uses it from its next pass.
+    /// Replaces the extra root certificate(s) trusted for the relay (PEM;
+    /// `nil`: none), when the town's private CA is renewed. The library's TLS
+    /// client (rustls) trusts its built-in Mozilla root set (webpki-roots)
+    /// plus these; it does NOT consult the iOS trust store, so a CA installed
+    /// on the device by the user or by MDM (a configuration profile) is not
+    /// trusted unless it is given here. Throws `InvalidInput` and changes
+    /// nothing when the text holds no certificate; the running `Sync` uses it
+    /// from its next pass.
     public func setRelayRootCertificate(_ pem: String?) async throws {
         try await offMain { try self.inner.setRelayRootCertificate(rootCertificatePem: pem) }
     }
 
     /// Office device: creates the workspace with the relay operator's token.
-    /// `rootCertificatePEM`: a root certificate to trust for the relay besides
-    /// the system's (a private CA on a closed network, e.g. LGWAN); kept with
-    /// the enrolment for every later connection.
+    /// `rootCertificatePEM`: a root certificate to trust for the relay in
+    /// addition to the library's built-in Mozilla roots (a private CA on a
+    /// closed network, e.g. LGWAN); kept with the enrolment for every later
+    /// connection. The iOS trust store (user- or MDM-installed CAs included)
+    /// is not consulted: a private CA must be passed here.
     public func createWorkspace(relayURL: URL, operatorToken: String, leaseHours: UInt32 = 72,
                                 rootCertificatePEM: String? = nil) async throws -> SyncSettings {
         try await inner.createWorkspace(relayUrl: relayURL.absoluteString, operatorToken: operatorToken,
@@ -270,6 +326,8 @@ public final class FieldVault: @unchecked Sendable {
     }
 
     /// Phone: joins with the scanned QR text and waits for the keys.
+    /// `rootCertificatePEM` as for `createWorkspace` (in addition to the
+    /// built-in Mozilla roots; the iOS trust store is not used).
     public func joinWorkspace(qrText: String, deviceName: String, timeout seconds: UInt32 = 120,
                               rootCertificatePEM: String? = nil) async throws -> SyncSettings {
         try await inner.joinWorkspace(qrText: qrText, deviceName: deviceName, timeoutSecs: seconds,
@@ -283,13 +341,22 @@ public final class FieldVault: @unchecked Sendable {
 
     public func rotateKey() async throws -> UInt32 { try await inner.rotateKey() }
 
-    /// This vault's sync engine (one per process).
+    /// This vault's sync engine, shared by the app's screens and `BackgroundSync`:
+    /// one per process at a time. After `Sync.stop()` the next call makes a new
+    /// engine (a stopped engine never restarts). Reads the enrolment (a small
+    /// sealed read); throws `InvalidInput` before the vault joined a workspace.
     public func sync() throws -> Sync {
         lock.lock(); defer { lock.unlock() }
         if let sync = currentSync { return sync }
-        let sync = Sync(engine: try inner.syncEngine())
+        let sync = Sync(engine: try inner.syncEngine()) { [weak self] ended in self?.detach(ended) }
         currentSync = sync
         return sync
+    }
+
+    /// Called once by a `Sync` that stops: forget it, so `sync()` makes a new engine.
+    private func detach(_ ended: Sync) {
+        lock.lock(); defer { lock.unlock() }
+        if currentSync === ended { currentSync = nil }
     }
 }
 
@@ -299,6 +366,7 @@ public final class Pairing: @unchecked Sendable {
     init(session: PairingSession) { self.session = session }
 
     /// The QR code's text (holds the one-time enrollment secret: show it, never log it).
+    /// Empty once `complete` has been called.
     public var qrText: String { session.qrText() }
 
     /// Waits for the phone to enroll; returns its device id.
@@ -308,14 +376,19 @@ public final class Pairing: @unchecked Sendable {
 }
 
 /// Sync with the relay: an `AsyncStream` of state, passes on demand or in the background.
+/// Once stopped it stays stopped: get a new one from `FieldVault.sync()`.
 public final class Sync: @unchecked Sendable {
     private let engine: SyncEngine
     private let lock = NSLock()
     private var continuations: [UUID: AsyncStream<SyncState>.Continuation] = [:]
     private var latest: SyncState
+    private var started = false
+    private var stopped = false
+    private let onStop: (Sync) -> Void
 
-    init(engine: SyncEngine) {
+    init(engine: SyncEngine, onStop: @escaping (Sync) -> Void) {
         self.engine = engine
+        self.onStop = onStop
         self.latest = engine.state()
         try? engine.setStateListener(listener: StateForwarder { [weak self] state in self?.publish(state) })
     }
@@ -328,15 +401,17 @@ public final class Sync: @unchecked Sendable {
         for continuation in targets { continuation.yield(state) }
     }
 
-    /// The current state, then every change (for a status bar).
+    /// The current state, then every change (for a status bar). Ends when the sync is stopped.
     public var states: AsyncStream<SyncState> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let key = UUID()
             lock.lock()
-            continuations[key] = continuation
+            let ended = stopped
+            if !ended { continuations[key] = continuation }
             let current = latest
             lock.unlock()
             continuation.yield(current)
+            if ended { continuation.finish(); return }
             continuation.onTermination = { [weak self] _ in
                 guard let self else { return }
                 self.lock.lock(); self.continuations[key] = nil; self.lock.unlock()
@@ -346,19 +421,66 @@ public final class Sync: @unchecked Sendable {
 
     public var state: SyncState { engine.state() }
 
-    /// One pass now; throws `FieldVaultError.Revoked` (after the wipe) if this phone was revoked.
+    /// True once `start` has started the background loop, until `stop` (the app's foreground loop uses this engine).
+    public var isStarted: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return started && !stopped
+    }
+
+    /// True once `stop` was called.
+    public var isStopped: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stopped
+    }
+
+    /// One pass now; throws `FieldVaultError.Revoked` (after the wipe) if this phone was revoked,
+    /// and `FieldVaultError.Cancelled` if this sync is (or gets) stopped.
     @discardableResult
-    public func syncNow() async throws -> SyncReport { try await engine.syncOnce() }
+    public func syncNow() async throws -> SyncReport {
+        if isStopped { throw FieldVaultError.Cancelled(message: Self.stoppedMessage) }
+        return try await engine.syncOnce()
+    }
 
-    /// The background loop while the app is in the foreground.
-    public func start(interval seconds: UInt32 = 60) throws { try engine.start(intervalSecs: seconds) }
+    /// Starts the background loop while the app is in the foreground. Once per `Sync`:
+    /// later calls (a view that appears again) do nothing rather than start a second loop.
+    public func start(interval seconds: UInt32 = 60) throws {
+        lock.lock()
+        if stopped { lock.unlock(); throw FieldVaultError.Cancelled(message: Self.stoppedMessage) }
+        if started { lock.unlock(); return }
+        started = true
+        lock.unlock()
+        do {
+            try engine.start(intervalSecs: seconds)
+        } catch {
+            lock.lock(); started = false; lock.unlock()
+            throw error
+        }
+    }
 
-    /// Stops the loop for good.
-    public func stop() { engine.cancel() }
+    /// Stops the loop and any pass in progress (between two requests) for good, ends the
+    /// `states` streams, and detaches this sync from its vault: `FieldVault.sync()` then makes
+    /// a new engine. The other calls become no-ops.
+    public func stop() {
+        lock.lock()
+        if stopped { lock.unlock(); return }
+        stopped = true
+        let targets = Array(continuations.values)
+        continuations.removeAll()
+        lock.unlock()
+        engine.cancel()
+        onStop(self)
+        for continuation in targets { continuation.finish() }
+    }
 
-    public func notifyConnectivity(online: Bool) { engine.notifyConnectivity(online: online) }
+    public func notifyConnectivity(online: Bool) {
+        if !isStopped { engine.notifyConnectivity(online: online) }
+    }
 
-    public func requestSync() { engine.requestSync() }
+    public func requestSync() {
+        if !isStopped { engine.requestSync() }
+    }
+
+    private static let stoppedMessage = "this sync was stopped; ask FieldVault.sync() for a new one"
 
     /// Progress updates (pending change sets and bytes, current transfer).
     public func onProgress(_ handler: @escaping @Sendable (SyncProgress) -> Void) throws {

@@ -983,9 +983,20 @@ mod tests {
         // uploads run on the runtime's other worker).
         let held = lock(&store.conn);
         let mut uploads = Vec::new();
+        // Each upload is spawned only once the previous one is queued, so
+        // the queue's order is this test's order whatever the scheduler does.
         let mut queue = |c: NewChunk| {
-            let store = store.clone();
-            uploads.push(tokio::spawn(async move { store.put_chunk("ws", c).await }));
+            let queued = lock(&store.chunk_queue).len();
+            let task_store = store.clone();
+            uploads.push(tokio::spawn(
+                async move { task_store.put_chunk("ws", c).await },
+            ));
+            for _ in 0..500 {
+                if lock(&store.chunk_queue).len() > queued {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         };
         for blob in 0..3u8 {
             for index in 0..2 {

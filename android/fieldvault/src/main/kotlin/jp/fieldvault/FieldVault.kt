@@ -1,7 +1,16 @@
 // The idiomatic Kotlin API over the generated bindings (jp.fieldvault.ffi).
 //
-// Every call that touches storage runs on Dispatchers.IO (suspend functions);
-// relay calls and photo ingest are suspend functions of the bindings already.
+// Every suspend function here runs its call into the library under
+// `withContext(io)` (Dispatchers.IO unless a test passes another dispatcher):
+// the synchronous storage calls (SQLite, AES-GCM, a few milliseconds) and the
+// library's own suspend functions (relay calls, photo ingest and reads, sync
+// passes) alike. The latter matters because uniffi polls a Rust future on the
+// thread of the coroutine that awaits it, first and after every wake-up: called
+// from Dispatchers.Main, each poll would run on the main thread. The library
+// keeps the real work on its own threads; the dispatcher keeps even the poll off
+// the caller's. The non-suspend functions (`validate`, `new*`, `sample`, `Sync`
+// controls) only compute in memory or signal the engine, except `sync()`, which
+// reads the enrolment once (a small sealed read) when it makes an engine.
 // Sync state is a StateFlow. Errors are the generated FieldVaultException
 // subclasses (WrongKey, Validation, Network, Revoked, ...), each with a message
 // that names what failed and never a stored value.
@@ -14,6 +23,7 @@ package jp.fieldvault
 
 import android.content.Context
 import java.io.File
+import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
@@ -27,6 +37,7 @@ import jp.fieldvault.ffi.DocumentKind
 import jp.fieldvault.ffi.DocumentSummary
 import jp.fieldvault.ffi.FieldError
 import jp.fieldvault.ffi.FieldVault as FfiVault
+import jp.fieldvault.ffi.FieldVaultException
 import jp.fieldvault.ffi.HistoryEntry
 import jp.fieldvault.ffi.KeyProvider
 import jp.fieldvault.ffi.ListFilter
@@ -97,9 +108,10 @@ class FieldVault private constructor(
         val version: String get() = libraryVersion()
     }
 
-    private suspend fun <T> io(block: () -> T): T = withContext(io) { block() }
+    /** Runs [block] (a storage call or one of the bindings' suspend calls) on the IO dispatcher. */
+    private suspend fun <T> io(block: suspend () -> T): T = withContext(io) { block() }
 
-    /** Set while a [Sync] is attached: local edits then ask it for a pass. */
+    /** Set while a [Sync] is attached: local edits then ask it for a pass. Cleared when it stops. */
     @Volatile private var sync: Sync? = null
 
     private fun changed() {
@@ -184,9 +196,9 @@ class FieldVault private constructor(
     // ---- photos ------------------------------------------------------------------
 
     /** JPEG, PNG or WebP bytes from the camera; metadata is stripped, the image resized and sealed. */
-    suspend fun ingestPhoto(id: DocumentId, image: ByteArray): PhotoRef = inner.ingestPhoto(id, image).also { changed() }
-    suspend fun photo(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.DISPLAY)
-    suspend fun thumbnail(id: DocumentId, photoId: Uuid): ByteArray = inner.readPhoto(id, photoId, PhotoVariant.THUMBNAIL)
+    suspend fun ingestPhoto(id: DocumentId, image: ByteArray): PhotoRef = io { inner.ingestPhoto(id, image) }.also { changed() }
+    suspend fun photo(id: DocumentId, photoId: Uuid): ByteArray = io { inner.readPhoto(id, photoId, PhotoVariant.DISPLAY) }
+    suspend fun thumbnail(id: DocumentId, photoId: Uuid): ByteArray = io { inner.readPhoto(id, photoId, PhotoVariant.THUMBNAIL) }
 
     // ---- audit ----------------------------------------------------------------------
 
@@ -208,67 +220,99 @@ class FieldVault private constructor(
     suspend fun syncSettings(): SyncSettings? = io { inner.syncSettings() }
 
     /**
-     * Replaces the root certificate(s) trusted for the relay besides the system's (PEM; `null`: the
-     * system's only), when the town's private CA is renewed. Throws `InvalidInput` and changes
-     * nothing when the text holds no certificate; the running [Sync] uses it from its next pass.
+     * Replaces the extra root certificate(s) trusted for the relay (PEM; `null`: none), when the
+     * town's private CA is renewed. The library's TLS client (rustls) trusts its built-in Mozilla
+     * root set (webpki-roots) plus these certificates; it does NOT consult Android's trust store,
+     * so a CA installed on the phone by the user or by MDM is not trusted unless it is given here.
+     * Throws `InvalidInput` and changes nothing when the text holds no certificate; the running
+     * [Sync] uses it from its next pass.
      */
     suspend fun setRelayRootCertificate(rootCertificatePem: String?) =
         io { inner.setRelayRootCertificate(rootCertificatePem) }
 
     /**
      * Office device: creates the workspace on the town's relay with its operator's token. [rootCertificatePem]: a root
-     * certificate to trust for the relay besides the system's (a private CA on a closed
-     * network, e.g. LGWAN); kept with the enrolment for every later connection.
+     * certificate to trust for the relay in addition to the library's built-in Mozilla roots (a private CA on a
+     * closed network, e.g. LGWAN); kept with the enrolment for every later connection. Android's trust store
+     * (user- or MDM-installed CAs included) is not consulted: a private CA must be passed here.
      */
     suspend fun createWorkspace(
         relayUrl: String,
         operatorToken: String,
         leaseHours: Int = 72,
         rootCertificatePem: String? = null,
-    ): SyncSettings = inner.createWorkspace(relayUrl, operatorToken, leaseHours.toUInt(), rootCertificatePem)
+    ): SyncSettings = io { inner.createWorkspace(relayUrl, operatorToken, leaseHours.toUInt(), rootCertificatePem) }
 
     /** Office device: starts pairing one phone; show [Pairing.qrText] as a QR code. */
     suspend fun startPairing(validFor: Duration = 10.minutes): Pairing =
-        Pairing(inner.startPairing(validFor.inWholeSeconds.toUInt()))
+        Pairing(io { inner.startPairing(validFor.inWholeSeconds.toUInt()) }, io)
 
-    /** Phone: joins with the scanned QR text; waits for the office device to deliver the keys. */
+    /**
+     * Phone: joins with the scanned QR text; waits for the office device to deliver the keys.
+     * [rootCertificatePem] as for [createWorkspace] (trusted in addition to the built-in Mozilla roots, not the OS store).
+     */
     suspend fun joinWorkspace(
         qrText: String,
         deviceName: String,
         timeout: Duration = 2.minutes,
         rootCertificatePem: String? = null,
-    ): SyncSettings = inner.joinWorkspace(qrText, deviceName, timeout.inWholeSeconds.toUInt(), rootCertificatePem)
+    ): SyncSettings = io { inner.joinWorkspace(qrText, deviceName, timeout.inWholeSeconds.toUInt(), rootCertificatePem) }
 
-    suspend fun devices(): DeviceList = inner.listDevices()
+    suspend fun devices(): DeviceList = io { inner.listDevices() }
 
     /** Office device: revokes a lost phone (it wipes itself when it next connects); returns the new key epoch. */
-    suspend fun revokeDevice(deviceId: String): Int = inner.revokeDevice(deviceId).toInt()
-    suspend fun rotateKey(): Int = inner.rotateKey().toInt()
+    suspend fun revokeDevice(deviceId: String): Int = io { inner.revokeDevice(deviceId) }.toInt()
+    suspend fun rotateKey(): Int = io { inner.rotateKey() }.toInt()
 
-    /** The sync engine of this (enrolled) vault; one per process. */
+    /**
+     * The sync engine of this (enrolled) vault, shared by the app's screens and [SyncWorker]: one per
+     * process at a time. After [Sync.stop] or [Sync.close] the next call makes a new engine (a stopped
+     * engine never restarts). Reads the enrolment from the vault (a small sealed read): throws
+     * `InvalidInput` before the vault joined a workspace.
+     */
     @Synchronized
-    fun sync(): Sync = sync ?: Sync(inner.syncEngine()).also { sync = it }
+    fun sync(): Sync = sync ?: Sync(inner.syncEngine(), io, this::detach).also { sync = it }
+
+    /** Called by a [Sync] that stops: forget it, so [sync] makes a new engine. */
+    @Synchronized
+    private fun detach(ended: Sync) {
+        if (sync === ended) sync = null
+    }
 
     override fun close() {
-        sync?.close()
+        sync?.close() // detaches itself
         sync = null
         inner.close()
     }
 }
 
 /** The office side of pairing one device. */
-class Pairing internal constructor(private val session: PairingSession) : AutoCloseable {
-    /** The QR code's text (holds the one-time enrollment secret: show it, never log it). */
+class Pairing internal constructor(
+    private val session: PairingSession,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+    /** The QR code's text (holds the one-time enrollment secret: show it, never log it). Empty after [complete]. */
     val qrText: String get() = session.qrText()
 
     /** Waits for the phone to enroll; returns its device id. */
-    suspend fun complete(timeout: Duration = 2.minutes): String = session.complete(timeout.inWholeSeconds.toUInt())
+    suspend fun complete(timeout: Duration = 2.minutes): String =
+        withContext(io) { session.complete(timeout.inWholeSeconds.toUInt()) }
 
     override fun close() = session.close()
 }
 
-/** Sync with the relay: a [StateFlow] of state and progress, passes on demand or in the background. */
-class Sync internal constructor(private val engine: SyncEngine) : AutoCloseable {
+/**
+ * Sync with the relay: a [StateFlow] of state and progress, passes on demand or in the background.
+ * Once stopped ([stop] or [close]) it stays stopped: get a new one from [FieldVault.sync].
+ */
+class Sync internal constructor(
+    private val engine: SyncEngine,
+    private val io: CoroutineDispatcher,
+    private val detach: (Sync) -> Unit,
+) : AutoCloseable {
+    private val ended = AtomicBoolean(false)
+    private val started = AtomicBoolean(false)
+
     private val _state = MutableStateFlow(engine.state())
     private val _progress = MutableStateFlow(SyncProgress(0uL, 0uL, null))
 
@@ -293,20 +337,50 @@ class Sync internal constructor(private val engine: SyncEngine) : AutoCloseable 
         })
     }
 
-    /** One pass now. Throws FieldVaultException.Revoked (after the wipe) if this phone was revoked. */
-    suspend fun syncNow(): SyncReport = engine.syncOnce()
+    /** True once [stop] or [close] was called. */
+    val isStopped: Boolean get() = ended.get()
 
-    /** The background loop while the app runs (WorkManager covers the rest: [SyncWorker]). */
-    fun start(interval: Duration = 60.seconds) = engine.start(interval.inWholeSeconds.coerceAtLeast(1).toUInt())
+    /**
+     * One pass now. Throws FieldVaultException.Revoked (after the wipe) if this phone was revoked, and
+     * FieldVaultException.Cancelled if this Sync is (or gets) stopped.
+     */
+    suspend fun syncNow(): SyncReport {
+        if (ended.get()) throw FieldVaultException.Cancelled("this sync was stopped; ask FieldVault.sync() for a new one")
+        return withContext(io) { engine.syncOnce() }
+    }
 
-    /** Stops the loop for good (a new [FieldVault.sync] is needed after [close]). */
-    fun stop() = engine.cancel()
+    /**
+     * Starts the background loop while the app runs (WorkManager covers the rest: [SyncWorker]). Once per
+     * Sync: later calls (a recreated activity) do nothing, rather than starting a second loop.
+     */
+    fun start(interval: Duration = 60.seconds) {
+        check(!ended.get()) { "this sync was stopped; ask FieldVault.sync() for a new one" }
+        if (!started.compareAndSet(false, true)) return
+        try {
+            engine.start(interval.inWholeSeconds.coerceAtLeast(1).toUInt())
+        } catch (e: Throwable) {
+            started.set(false)
+            throw e
+        }
+    }
 
-    fun notifyConnectivity(online: Boolean) = engine.notifyConnectivity(online)
+    /**
+     * Stops the loop and any pass in progress for good, and releases the engine ([close]): [state] and
+     * [progress] keep their last values, the other calls become no-ops, and [FieldVault.sync] makes a new engine.
+     */
+    fun stop() = close()
 
-    fun requestSync() = engine.requestSync()
+    fun notifyConnectivity(online: Boolean) {
+        if (!ended.get()) engine.notifyConnectivity(online)
+    }
+
+    fun requestSync() {
+        if (!ended.get()) engine.requestSync()
+    }
 
     override fun close() {
+        if (!ended.compareAndSet(false, true)) return
+        detach(this)
         engine.cancel()
         engine.close()
     }

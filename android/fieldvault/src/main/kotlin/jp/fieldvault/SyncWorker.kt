@@ -17,7 +17,12 @@ import androidx.work.WorkerParameters
 import java.util.concurrent.TimeUnit
 import jp.fieldvault.ffi.FieldVaultException
 
-/** Implemented by the app's Application: hands the worker the open vault. */
+/**
+ * Implemented by the app's Application: hands the worker the vault, opening it if this process has
+ * not yet (the worker may be the first thing a cold start runs, possibly while the phone is locked).
+ * Return null when there is no vault to sync; let what opening throws propagate (e.g.
+ * FieldVaultException.KeyUnavailable while the phone is locked): the worker maps it to a retry or a failure.
+ */
 interface FieldVaultHost {
     suspend fun fieldVault(): FieldVault?
 }
@@ -25,23 +30,38 @@ interface FieldVaultHost {
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
         val host = applicationContext as? FieldVaultHost ?: return Result.failure()
-        val vault = host.fieldVault() ?: return Result.success() // not enrolled yet: nothing to do
-        if (vault.syncSettings() == null) return Result.success()
+        // Opening the vault is inside the try: a cold start while the phone is locked fails to
+        // unwrap the key (KeyUnavailable) and must be retried, not counted as a failed run.
+        // WorkManager's own stop (constraints lost, quota) cancels this coroutine: that
+        // CancellationException is not a FieldVaultException and passes through untouched.
         return try {
+            val vault = host.fieldVault() ?: return Result.success() // no vault yet: nothing to do
+            if (vault.syncSettings() == null) return Result.success() // not enrolled yet
             vault.sync().syncNow()
             Result.success()
         } catch (e: FieldVaultException.Revoked) {
-            // The vault has wiped itself; stop scheduling.
+            // The vault has wiped itself: stop scheduling for good.
             cancel(applicationContext)
             Result.failure()
+        } catch (e: FieldVaultException.KeyUnavailable) {
+            Result.retry() // phone locked (keystore refuses until unlock) or keystore busy
         } catch (e: FieldVaultException.Network) {
             Result.retry()
         } catch (e: FieldVaultException.Relay) {
-            Result.retry()
+            Result.retry() // refused or failing relay: exponential backoff, the periodic run continues anyway
         } catch (e: FieldVaultException.AwaitingKey) {
             Result.retry() // the admin's new workspace key has not arrived yet
-        } catch (e: FieldVaultException.KeyUnavailable) {
-            Result.retry() // phone locked: try again later
+        } catch (e: FieldVaultException.Locked) {
+            Result.retry() // offline lease: a successful pass is what renews it
+        } catch (e: FieldVaultException.Storage) {
+            Result.retry() // disk full, database busy, I/O error: may clear
+        } catch (e: FieldVaultException.Cancelled) {
+            Result.retry() // the app stopped the shared Sync during this pass
+        } catch (e: FieldVaultException) {
+            // WrongKey (keystore key gone: the vault cannot be opened again), NotAVault, Corrupted,
+            // UnsupportedVersion, Crypto, Internal, ...: retrying will not help. A periodic request
+            // still runs at its next period; a one-off one ends here.
+            Result.failure()
         }
     }
 

@@ -11,6 +11,7 @@ import jp.fieldvault.FieldVault
 import jp.fieldvault.ffi.ConfirmableCount
 import jp.fieldvault.ffi.Count
 import jp.fieldvault.ffi.FieldError
+import jp.fieldvault.ffi.FieldVaultException
 import jp.fieldvault.ffi.HouseDamageLevel
 import jp.fieldvault.ffi.HouseSurvey
 import jp.fieldvault.ffi.SiteRecord
@@ -33,36 +34,38 @@ fun DamageReportScreen(vault: FieldVault) {
     fun count(text: String) = ConfirmableCount(text.toUIntOrNull()?.let { Count.Known(it) } ?: Count.Unknown, unconfirmed = true)
 
     FormColumn("被害報告", errors, status, onSave = {
-        val base = vault.newDamageReport(SampleApplication.MUNICIPALITY, disaster, reportNumber.toIntOrNull() ?: 1, nowTimestamp())
-        val sites = if (address.isBlank()) emptyList() else listOf(
-            SiteRecord(
-                id = UUID.randomUUID().toString(),
-                targetType = SiteTarget.HOUSE,
-                address = address,
-                position = null,
-                passable = null,
-                photoIds = emptyList(),
-                houseSurvey = HouseSurvey(
-                    if (floodCm.isNotBlank()) HouseDamageLevel.FLOODED_ABOVE_FLOOR else HouseDamageLevel.PARTIAL,
-                    floodCm.toUIntOrNull(),
-                    "",
+        try {
+            val base = vault.newDamageReport(SampleApplication.MUNICIPALITY, disaster, reportNumber.toIntOrNull() ?: 1, nowTimestamp())
+            val sites = if (address.isBlank()) emptyList() else listOf(
+                SiteRecord(
+                    id = UUID.randomUUID().toString(),
+                    targetType = SiteTarget.HOUSE,
+                    address = address,
+                    position = null,
+                    passable = null,
+                    photoIds = emptyList(),
+                    houseSurvey = HouseSurvey(
+                        if (floodCm.isNotBlank()) HouseDamageLevel.FLOODED_ABOVE_FLOOR else HouseDamageLevel.PARTIAL,
+                        floodCm.toUIntOrNull(),
+                        "",
+                    ),
+                    notes = "",
                 ),
-                notes = "",
-            ),
-        )
-        val report = base.copy(
-            summary = base.summary.copy(casualties = base.summary.casualties.copy(dead = count(dead), missing = count(missing))),
-            sites = sites,
-        )
-        errors = vault.validate(report)
-        if (errors.isNotEmpty()) return@FormColumn
-        scope.launch {
-            status = try {
-                vault.insert(report)
-                "保存しました"
-            } catch (e: Exception) {
-                describe(e)
+            )
+            val report = base.copy(
+                summary = base.summary.copy(casualties = base.summary.casualties.copy(dead = count(dead), missing = count(missing))),
+                sites = sites,
+            )
+            errors = vault.validate(report)
+            if (errors.isNotEmpty()) return@FormColumn
+            scope.launch {
+                status = statusOf {
+                    vault.insert(report)
+                    "保存しました"
+                }
             }
+        } catch (e: FieldVaultException) {
+            status = describe(e) // e.g. a malformed value: shown, not a crash
         }
     }) {
         Field("災害名", disaster) { disaster = it }

@@ -15,8 +15,13 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.ui.unit.dp
+import java.io.IOException
+import java.time.OffsetDateTime
+import java.time.format.DateTimeFormatter
+import java.time.temporal.ChronoUnit
 import jp.fieldvault.ffi.FieldError
 import jp.fieldvault.ffi.FieldVaultException
+import kotlinx.coroutines.CancellationException
 
 /** A scrolling form column with a title, the fields, field errors and a save button. */
 @Composable
@@ -45,12 +50,34 @@ fun Field(label: String, value: String, numeric: Boolean = false, onChange: (Str
     )
 }
 
-/** What to show for a failed save: the library's message names the problem, never a value. */
+/**
+ * What to show for a failed save: the library's message names the problem, never a value. Never
+ * throws (it is called inside `launch`, where a rethrow would crash the app); anything that is not a
+ * library error is shown by its class name only.
+ */
 fun describe(e: Throwable): String = when (e) {
     is FieldVaultException.Validation -> "入力を確認してください"
     is FieldVaultException -> e.message ?: e.javaClass.simpleName
-    else -> throw e
+    is IOException -> "ファイルを読めませんでした (${e.javaClass.simpleName})"
+    else -> "保存できませんでした (${e.javaClass.simpleName})"
 }
 
-/** Now as RFC 3339 with the phone's offset. */
-fun nowTimestamp(): String = java.time.OffsetDateTime.now().withNano(0).toString()
+/**
+ * Runs a save coroutine and returns the status line: its result, or [describe] of what it threw.
+ * Cancellation (the screen left composition) is rethrown, not shown.
+ */
+suspend fun statusOf(block: suspend () -> String): String =
+    try {
+        block()
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Exception) {
+        describe(e)
+    }
+
+/**
+ * Now as RFC 3339 with the phone's offset, always with seconds ("2025-06-01T10:00:00+09:00").
+ * `OffsetDateTime.toString()` drops `:00` seconds ("10:00+09:00"), which RFC 3339 does not allow.
+ */
+fun nowTimestamp(): String =
+    OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)

@@ -34,6 +34,8 @@ class MainActivity : ComponentActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         val app = application as SampleApplication
+        // A fresh launch: no screen can still refer to a camera file of an earlier process.
+        if (savedInstanceState == null) clearCameraFiles(this)
         setContent {
             MaterialTheme {
                 var vault by remember { mutableStateOf<FieldVault?>(null) }

@@ -13,6 +13,7 @@ import androidx.compose.ui.Alignment
 import jp.fieldvault.FieldVault
 import jp.fieldvault.ffi.Consent
 import jp.fieldvault.ffi.FieldError
+import jp.fieldvault.ffi.FieldVaultException
 import jp.fieldvault.ffi.FilingRoute
 import kotlinx.coroutines.launch
 
@@ -30,26 +31,29 @@ fun TaxHelpScreen(vault: FieldVault) {
     var status by remember { mutableStateOf<String?>(null) }
 
     FormColumn("確定申告の手伝い", errors, status, onSave = {
-        val base = vault.newTaxAssist(SampleApplication.MUNICIPALITY, taxYear = 2025)
-        val form = base.copy(
-            venue = "北区民センター",
-            staff = listOf(vault.staffId),
-            consent = Consent(consent, if (consent) nowTimestamp() else null, "口頭で説明"),
-            filingRoute = FilingRoute.E_TAX_MY_NUMBER_CARD,
-            taxpayer = base.taxpayer.copy(name = name, nameKana = kana, address = address),
-            totalIncomeYen = income.toULongOrNull(),
-        )
-        errors = vault.validate(form)
-        if (errors.isNotEmpty()) return@FormColumn
-        scope.launch {
-            status = try {
-                val id = vault.insert(form)
-                val masked = if (myNumber.isNotBlank()) vault.setMyNumber(id, myNumber) else null
-                myNumber = ""
-                "保存しました" + (masked?.let { " (個人番号 $it)" } ?: "")
-            } catch (e: Exception) {
-                describe(e)
+        try {
+            val base = vault.newTaxAssist(SampleApplication.MUNICIPALITY, taxYear = 2025)
+            val form = base.copy(
+                venue = "北区民センター",
+                staff = listOf(vault.staffId),
+                consent = Consent(consent, if (consent) nowTimestamp() else null, "口頭で説明"),
+                filingRoute = FilingRoute.E_TAX_MY_NUMBER_CARD,
+                taxpayer = base.taxpayer.copy(name = name, nameKana = kana, address = address),
+                totalIncomeYen = income.toULongOrNull(),
+            )
+            errors = vault.validate(form)
+            if (errors.isNotEmpty()) return@FormColumn
+            val number = myNumber
+            scope.launch {
+                status = statusOf {
+                    val id = vault.insert(form)
+                    val masked = if (number.isNotBlank()) vault.setMyNumber(id, number) else null
+                    myNumber = ""
+                    "保存しました" + (masked?.let { " (個人番号 $it)" } ?: "")
+                }
             }
+        } catch (e: FieldVaultException) {
+            status = describe(e) // e.g. a malformed value: shown, not a crash
         }
     }) {
         Field("氏名", name) { name = it }

@@ -157,15 +157,6 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Whether the background loop is running.
-    pub fn is_running(&self) -> bool {
-        self.run
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|task| !task.is_finished())
-    }
-
     /// Stops the background loop for good and aborts a pass between requests.
     pub fn cancel(&self) {
         self.inner.cancel();

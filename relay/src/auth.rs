@@ -11,7 +11,7 @@ use ring::signature::{UnparsedPublicKey, ED25519};
 
 use crate::body_budget::BodyReservation;
 use crate::error::ApiError;
-use crate::extract::{read_body, refuse_declared_excess, valid_id, SMALL_BODY};
+use crate::extract::{read_checked_body, refuse_declared_excess, valid_id, SMALL_BODY};
 use crate::server::{App, AppState};
 use crate::store::{constant_time_eq, sha256, DeviceLookup};
 
@@ -152,7 +152,7 @@ async fn signed(
         .body_budget
         .reserve(ws, device_id, expected_body_len(&body, declared, limit))
         .await?;
-    let body = read_body(parts, body, limit).await?;
+    let body = read_checked_body(body, declared, limit).await?;
     // Again once the body is in: a request trickled in slowly is judged by
     // when it arrived whole, which keeps the nonce window sufficient
     // (`wire::NONCE_WINDOW_MS`).

@@ -106,7 +106,17 @@ pub async fn refuse_declared_excess(
 /// Reads the whole body, refusing (413) more than `limit` bytes — up front from
 /// `Content-Length`, or while reading a chunked body.
 pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    let (mut body, declared) = refuse_declared_excess(parts, body, limit).await?;
+    let (body, declared) = refuse_declared_excess(parts, body, limit).await?;
+    read_checked_body(body, declared, limit).await
+}
+
+/// Reads a body that [`refuse_declared_excess`] already let through (with
+/// its declared length), refusing (413) a chunked one past `limit`.
+pub async fn read_checked_body(
+    mut body: Body,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let capacity = declared.map(|l| l as usize).unwrap_or(0).min(limit);
     let mut buf: Vec<u8> = Vec::with_capacity(capacity);
     while let Some(frame) = body.frame().await {

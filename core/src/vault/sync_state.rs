@@ -246,24 +246,36 @@ impl Vault {
     }
 
     fn epoch_list(&self) -> Result<Vec<u32>> {
-        Ok(match self.get_sealed_meta(EPOCHS)? {
-            Some(json) => serde_json::from_slice(&json)
-                .map_err(|_| Error::Corrupted("the epoch list".into()))?,
-            None => Vec::new(),
-        })
+        self.epoch_list_in(&self.lock())
+    }
+
+    fn epoch_list_in(&self, conn: &Connection) -> Result<Vec<u32>> {
+        Ok(self.sealed_json_in(conn, EPOCHS)?.unwrap_or_default())
     }
 
     /// Stores the key of a workspace epoch.
     pub(crate) fn add_epoch_key(&self, epoch: u32, key: &EpochKey) -> Result<()> {
-        let mut epochs = self.epoch_list()?;
-        if !epochs.contains(&epoch) {
-            self.put_sealed_meta(&epoch_key_name(epoch), key.expose())?;
-            epochs.push(epoch);
+        self.add_epoch_keys_in(&self.lock(), [(epoch, key)])
+    }
+
+    /// Stores the keys of the epochs this vault does not hold yet (the first
+    /// given for an epoch wins) and the epoch list, on `conn`.
+    fn add_epoch_keys_in<'k>(
+        &self,
+        conn: &Connection,
+        keys: impl IntoIterator<Item = (u32, &'k EpochKey)>,
+    ) -> Result<()> {
+        let mut epochs = self.epoch_list_in(conn)?;
+        let held = epochs.len();
+        for (epoch, key) in keys {
+            if !epochs.contains(&epoch) {
+                self.put_sealed_meta_in(conn, &epoch_key_name(epoch), key.expose())?;
+                epochs.push(epoch);
+            }
+        }
+        if epochs.len() > held {
             epochs.sort_unstable();
-            self.put_sealed_meta(
-                EPOCHS,
-                &serde_json::to_vec(&epochs).map_err(|e| Error::Internal(e.to_string()))?,
-            )?;
+            self.put_sealed_json_in(conn, EPOCHS, &epochs)?;
         }
         Ok(())
     }
@@ -327,14 +339,7 @@ impl Vault {
         if let Some(dkk) = keys.device_key_wrap_key {
             self.put_sealed_meta_in(&tx, DKK, dkk)?;
         }
-        let mut epochs = Vec::with_capacity(keys.epochs.len());
-        for (epoch, key) in keys.epochs {
-            self.put_sealed_meta_in(&tx, &epoch_key_name(*epoch), key.expose())?;
-            epochs.push(*epoch);
-        }
-        epochs.sort_unstable();
-        epochs.dedup();
-        self.put_sealed_json_in(&tx, EPOCHS, &epochs)?;
+        self.add_epoch_keys_in(&tx, keys.epochs.iter().map(|(epoch, key)| (*epoch, key)))?;
         self.queue_every_document(&tx)?;
         self.put_sync_settings_in(&tx, settings)?;
         tx.commit()?;

@@ -58,7 +58,14 @@ pub enum FieldVaultError {
     /// The relay could not be reached or the transfer broke off; retry later.
     #[error("network error: {0}")]
     Network(String),
-    /// The relay refused a request.
+    /// The relay answered but cannot serve now: it timed out (408), is rate
+    /// limiting (429), busy or failing (5xx). Retry later, with backoff.
+    #[error("{0}")]
+    RelayUnavailable(String),
+    /// The relay refused the request for good (a used enrollment code, an
+    /// unknown device, a clock too far off, a member on an admin route...).
+    /// Retrying the same request will not help until something changes; the
+    /// message names the HTTP status and the relay's error code.
     #[error("{0}")]
     Relay(String),
     /// This device was revoked by the workspace admin; its vault has been wiped.
@@ -104,6 +111,7 @@ impl From<fieldvault::Error> for FieldVaultError {
             E::InvalidInput(why) => Self::InvalidInput(why),
             E::Locked(_) => Self::Locked(text),
             E::Network(why) => Self::Network(why),
+            E::Relay { .. } if e.is_relay_unavailable() => Self::RelayUnavailable(text),
             E::Relay { .. } => Self::Relay(text),
             E::Revoked => Self::Revoked,
             E::AwaitingKey { .. } => Self::AwaitingKey(text),

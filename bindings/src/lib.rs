@@ -111,6 +111,11 @@ mod test_hooks {
                 code: "forbidden".into(),
                 message: "not allowed".into(),
             },
+            "RelayUnavailable" => E::Relay {
+                status: 503,
+                code: "busy".into(),
+                message: "the relay is busy; retry later".into(),
+            },
             "Revoked" => E::Revoked,
             "AwaitingKey" => E::AwaitingKey { epoch: 3 },
             "Photo" => E::Photo(fieldvault::photo::PhotoError::Truncated),

@@ -136,7 +136,7 @@ impl From<fieldvault::Error> for CliError {
             // All mean "try again later": the relay was not reached, timed
             // out or was busy, or the new workspace key is on its way.
             E::Network(_) | E::AwaitingKey { .. } => ExitCode::Network,
-            E::Relay { status, .. } if *status == 408 || *status >= 500 => ExitCode::Network,
+            E::Relay { .. } if e.is_relay_unavailable() => ExitCode::Network,
             // A 403 other than `revoked` (e.g. a member on an admin route)
             // is a refusal; only `Revoked` means the vault was wiped.
             E::Revoked => ExitCode::Revoked,
@@ -183,6 +183,7 @@ mod tests {
             (relay(503, "busy"), ExitCode::Network),
             (relay(500, "internal"), ExitCode::Network),
             (relay(408, "timeout"), ExitCode::Network),
+            (relay(429, "rate_limited"), ExitCode::Network),
             (relay(403, "forbidden"), ExitCode::Refused),
             (relay(409, "conflict"), ExitCode::Refused),
             (E::Revoked, ExitCode::Revoked),

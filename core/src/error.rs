@@ -111,6 +111,18 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// Whether the relay *answered* but only for now: it timed out (408),
+    /// is rate limiting (429) or is failing or busy (5xx). Retrying later
+    /// can succeed, as after a [`Error::Network`]; any other refusal needs
+    /// something to change first (a new enrollment code, a fixed clock, an
+    /// admin's action), so a background scheduler should not retry it in a
+    /// tight loop.
+    pub fn is_relay_unavailable(&self) -> bool {
+        matches!(self, Error::Relay { status, .. } if *status == 408 || *status == 429 || *status >= 500)
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;

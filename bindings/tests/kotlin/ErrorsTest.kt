@@ -34,6 +34,7 @@ class ErrorsTest {
             "Locked" to (FieldVaultException.Locked::class to "document $id is locked"),
             "Network" to (FieldVaultException.Network::class to "network error: could not connect to the relay"),
             "Relay" to (FieldVaultException.Relay::class to "the relay refused the request (403 forbidden): not allowed"),
+            "RelayUnavailable" to (FieldVaultException.RelayUnavailable::class to "the relay refused the request (503 busy): the relay is busy; retry later"),
             "Revoked" to (FieldVaultException.Revoked::class to "this device has been revoked"),
             "AwaitingKey" to (FieldVaultException.AwaitingKey::class to "waiting for the workspace key of epoch 3 from the admin device; changes stay queued"),
             "Photo" to (FieldVaultException.Photo::class to "the image is truncated: its data ends before the image is complete"),

@@ -1,5 +1,7 @@
 package jp.fieldvault.tests
 
+import com.sun.net.httpserver.HttpServer
+import java.net.InetSocketAddress
 import java.util.Collections
 import jp.fieldvault.ffi.DeviceRole
 import jp.fieldvault.ffi.DocumentKind
@@ -193,6 +195,27 @@ class SyncTest {
         }
         assertTrue(refused.message!!.startsWith("the relay refused the request (401"), refused.message)
         assertTrue(!refused.message!!.contains("not-the-operator-token"))
+
+        // A relay that answers but is overloaded (as the real one does when its body-memory
+        // budget is spent): a retry-later error, distinct from the lasting refusal above.
+        val busy = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)
+        busy.createContext("/") { exchange ->
+            exchange.requestBody.readAllBytes()
+            val body = "{\"error\":\"busy\",\"message\":\"the relay is busy; retry later\"}".toByteArray()
+            exchange.responseHeaders.add("Content-Type", "application/json")
+            exchange.responseHeaders.add("Retry-After", "5")
+            exchange.sendResponseHeaders(503, body.size.toLong())
+            exchange.responseBody.use { it.write(body) }
+        }
+        busy.start()
+        try {
+            val unavailable = assertThrows<FieldVaultException.RelayUnavailable> {
+                runBlocking { vault.createWorkspace("http://127.0.0.1:${busy.address.port}", OPERATOR_TOKEN, 72u) }
+            }
+            assertTrue(unavailable.message!!.startsWith("the relay refused the request (503 busy)"), unavailable.message)
+        } finally {
+            busy.stop(0)
+        }
 
         val unreachable = assertThrows<FieldVaultException.Network> {
             runBlocking { withTimeout(60_000) { vault.createWorkspace("http://127.0.0.1:9", OPERATOR_TOKEN, 72u) } }

@@ -47,8 +47,13 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
             Result.retry() // phone locked (keystore refuses until unlock) or keystore busy
         } catch (e: FieldVaultException.Network) {
             Result.retry()
+        } catch (e: FieldVaultException.RelayUnavailable) {
+            Result.retry() // relay busy, failing or timed out: exponential backoff
         } catch (e: FieldVaultException.Relay) {
-            Result.retry() // refused or failing relay: exponential backoff, the periodic run continues anyway
+            // A lasting refusal (unknown device, clock far off, ...): retrying the same request
+            // in a backoff loop only drains the battery. A periodic request still runs at its
+            // next period, by when the cause may be fixed; a one-off one ends here.
+            Result.failure()
         } catch (e: FieldVaultException.AwaitingKey) {
             Result.retry() // the admin's new workspace key has not arrived yet
         } catch (e: FieldVaultException.Locked) {

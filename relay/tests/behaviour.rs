@@ -11,6 +11,7 @@ both_backends!(
     bad_input_stores_nothing,
     bad_requests_refused,
     enrollment_codes,
+    enrolling_again_needs_the_devices_key,
     revocation_and_rotation,
     impersonation_is_refused,
     logs_carry_no_secrets,
@@ -668,6 +669,7 @@ fn enrollment_codes(kind: Kind) {
         binding: binding_for(&clash),
         device_name: String::new(),
         app_version: String::new(),
+        possession: None,
     })
     .expect("json");
     body["device"]["device_id"] = serde_json::Value::String(admin.id.clone());
@@ -708,6 +710,113 @@ fn enrollment_codes(kind: Kind) {
     .expect(410, Some("expired"));
     assert_eq!(snapshot(&admin), after);
     first.status().expect(200, None);
+}
+
+/// A registered member whose pairing broke off enrolls again (with the code
+/// it used, or a fresh one) only by signing with its registered key; its
+/// stale key envelopes go, and a revoked device stays out.
+fn enrolling_again_needs_the_devices_key(kind: Kind) {
+    let storage = Storage::new(kind);
+    let relay = storage.start_relay();
+    let admin = new_workspace(&relay.url);
+    let (code_id, token) = admin.issue_code(600_000);
+    let member = Device::new(&relay.url, &admin.ws);
+    enroll(&relay.url, &admin.ws, &member, &code_id, &token, "phone").expect(201, None);
+    admin
+        .post("/key-envelopes", &vec![admin.envelope_for(&member.id, 0)])
+        .expect(204, None);
+    let record = |admin: &Device| {
+        let list = admin.devices().devices;
+        assert_eq!(
+            list.iter()
+                .filter(|d| d.keys.device_id == member.id)
+                .count(),
+            1
+        );
+        list.into_iter()
+            .find(|d| d.keys.device_id == member.id)
+            .expect("member listed")
+    };
+
+    // Refused, storing nothing: unsigned (as before), signed by another
+    // key, or a signature that does not verify.
+    let (fresh_id, fresh_token) = admin.issue_code(600_000);
+    let before = snapshot(&admin);
+    enroll(&relay.url, &admin.ws, &member, &fresh_id, &fresh_token, "x")
+        .expect(409, Some("conflict"));
+    let impostor = Device::new(&relay.url, &admin.ws);
+    enroll_signed(
+        &member,
+        &impostor,
+        random::<32>().to_vec(),
+        &fresh_id,
+        &fresh_token,
+    )
+    .expect(409, Some("conflict"));
+    let mut bad = wire::Enroll {
+        code_id: fresh_id.clone(),
+        enroll_token: fresh_token.clone(),
+        device: member.keys(),
+        binding: binding_for(&member),
+        device_name: String::new(),
+        app_version: String::new(),
+        possession: Some(vec![7; 64]),
+    };
+    raw(
+        "POST",
+        &format!("{}/v1/workspaces/{}/enroll", relay.url, admin.ws),
+        serde_json::to_vec(&bad).expect("json"),
+    )
+    .expect(401, Some("unauthorized"));
+    bad.possession = Some(b"short".to_vec());
+    raw(
+        "POST",
+        &format!("{}/v1/workspaces/{}/enroll", relay.url, admin.ws),
+        serde_json::to_vec(&bad).expect("json"),
+    )
+    .expect(401, Some("unauthorized"));
+    assert_eq!(
+        snapshot(&admin),
+        before,
+        "a refused re-enrollment stored something"
+    );
+    assert_eq!(record(&admin).key_epochs, vec![0]);
+
+    // With the code it used itself: new pairing key, envelopes cleared.
+    let second_key = random::<32>().to_vec();
+    enroll_signed(&member, &member, second_key.clone(), &code_id, &token).expect(201, None);
+    let again = record(&admin);
+    assert_eq!(again.keys.agreement_public, second_key);
+    assert_eq!(again.code_id, code_id);
+    assert!(again.key_epochs.is_empty(), "stale envelopes kept");
+    member.status().expect(200, None); // same signing key, still a member
+
+    // With a fresh code: the admin finds it under the new code id, and the
+    // code is now used up for anyone else.
+    let third_key = random::<32>().to_vec();
+    enroll_signed(&member, &member, third_key.clone(), &fresh_id, &fresh_token).expect(201, None);
+    let again = record(&admin);
+    assert_eq!(
+        (again.keys.agreement_public, again.code_id),
+        (third_key, fresh_id.clone())
+    );
+    let other = Device::new(&relay.url, &admin.ws);
+    enroll(&relay.url, &admin.ws, &other, &fresh_id, &fresh_token, "y")
+        .expect(409, Some("conflict"));
+
+    // Revoked: never again, even with its key.
+    admin.revoke(&member.id).expect(204, None);
+    let (late_id, late_token) = admin.issue_code(600_000);
+    let revoked = snapshot(&admin);
+    enroll_signed(
+        &member,
+        &member,
+        random::<32>().to_vec(),
+        &late_id,
+        &late_token,
+    )
+    .expect(409, Some("conflict"));
+    assert_eq!(snapshot(&admin), revoked);
 }
 
 fn revocation_and_rotation(kind: Kind) {

@@ -2,7 +2,9 @@
 //! uses up the enrollment code, and keeps nothing of a join that failed.
 use std::time::Duration;
 
-use fieldvault::sync::enrollment;
+use fieldvault::sync::engine::SyncEngine;
+use fieldvault::sync::pairing::{DevicePairing, QrPayload};
+use fieldvault::sync::{admin, enrollment, wire};
 use fieldvault_integration::{found_workspace, insert_sample, Device, RelayProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,4 +77,173 @@ async fn a_join_refused_on_the_device_leaves_the_code_unused() {
     );
     joined.expect("the code was still unused");
     assert_eq!(completed.expect("paired"), tablet.vault.device_id());
+}
+
+/// The agreement key the relay holds for `device_id`, as the admin lists it.
+async fn agreement_key_at_relay(admin: &Device, device_id: &str) -> Option<Vec<u8>> {
+    admin::list_devices(&admin.vault, &admin.config)
+        .await
+        .expect("list devices")
+        .devices
+        .into_iter()
+        .find(|d| d.keys.device_id == device_id)
+        .map(|d| d.keys.agreement_public)
+}
+
+/// A pairing that breaks off after the relay registered the device (the
+/// admin's phone went away before delivering the keys) no longer locks the
+/// device out: it joins again, with the same code while the admin can still
+/// finish, or with a fresh code, proving it holds its signing key; another
+/// device cannot take its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_whose_pairing_broke_off_joins_again() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let admin = found_workspace(Device::new(root.path(), "admin", &relay.url)).await;
+    let phone = Device::new(root.path(), "phone", &relay.url);
+    let phone_id = phone.vault.device_id();
+
+    // The relay registers the phone, but no admin delivers its keys.
+    let (abandoned, qr) =
+        enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
+            .await
+            .expect("start pairing");
+    drop(abandoned); // the admin's pairing is gone (app closed)
+    let timed_out = enrollment::join_workspace(
+        &phone.vault,
+        &qr.encode(),
+        "phone",
+        Duration::from_millis(300),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(timed_out, Err(fieldvault::Error::Network(_))),
+        "{timed_out:?}"
+    );
+    assert!(phone.vault.sync_settings().expect("settings").is_none());
+    let first_key = agreement_key_at_relay(&admin, &phone_id)
+        .await
+        .expect("the relay registered the phone");
+
+    // A new pairing: the phone enrolls again with the fresh code (before
+    // this change the relay refused its device id for good), and pairs.
+    let (pairing, qr) =
+        enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
+            .await
+            .expect("start pairing");
+    let qr_text = qr.encode();
+    let (joined, completed) = tokio::join!(
+        enrollment::join_workspace(
+            &phone.vault,
+            &qr_text,
+            "phone",
+            Duration::from_secs(30),
+            None
+        ),
+        async {
+            // The admin waits for the phone's new keys, not the abandoned ones.
+            eventually_async(&admin, &phone_id, &first_key).await;
+            enrollment::complete_pairing(
+                &admin.vault,
+                &admin.config,
+                pairing,
+                Duration::from_secs(30),
+            )
+            .await
+        },
+    );
+    joined.expect("the phone joins again");
+    assert_eq!(completed.expect("paired"), phone_id);
+    let devices = admin::list_devices(&admin.vault, &admin.config)
+        .await
+        .expect("list");
+    assert_eq!(
+        devices
+            .devices
+            .iter()
+            .filter(|d| d.keys.device_id == phone_id)
+            .count(),
+        1,
+        "one registration per device"
+    );
+
+    // It syncs like any member: a document written on it reaches the admin.
+    let mut phone = phone;
+    phone.engine =
+        Some(SyncEngine::new(phone.vault.clone(), phone.config.clone()).expect("engine"));
+    let id = insert_sample(&phone.vault, 1);
+    phone.sync().await;
+    admin.sync().await;
+    assert!(
+        admin.vault.summary(&id).is_ok(),
+        "the document reached the admin"
+    );
+
+    // An enrolled device cannot be re-enrolled without its signing key:
+    // another vault claiming the phone's id with a fresh code is refused
+    // (it signs with its own key, which is not the registered one).
+    let (_pairing, qr) =
+        enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
+            .await
+            .expect("start pairing");
+    let mut forged = enrollment_request_as(&root, &relay.url, &qr, &phone_id);
+    let refused = post_enroll(&relay.url, &qr.ws, &forged).await;
+    assert_eq!(refused, 409, "a device id taken over with another key");
+    forged.possession = Some(vec![0; 64]);
+    assert_eq!(post_enroll(&relay.url, &qr.ws, &forged).await, 401);
+    assert_eq!(
+        agreement_key_at_relay(&admin, &phone_id).await,
+        devices
+            .devices
+            .iter()
+            .find(|d| d.keys.device_id == phone_id)
+            .map(|d| d.keys.agreement_public.clone()),
+        "a refused enrollment changed the phone's record"
+    );
+}
+
+/// Polls (bounded) until the relay holds an agreement key for `device_id`
+/// other than `old`.
+async fn eventually_async(admin: &Device, device_id: &str, old: &[u8]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match agreement_key_at_relay(admin, device_id).await {
+            Some(key) if key != old => return,
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the device never enrolled again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An enrollment request for `device_id` made by a different vault (its own
+/// signing key), with a valid code: what an attacker holding a code and the
+/// phone's public id could send.
+fn enrollment_request_as(
+    root: &tempfile::TempDir,
+    relay_url: &str,
+    qr: &QrPayload,
+    device_id: &str,
+) -> wire::Enroll {
+    let other = Device::new(root.path(), "impostor", relay_url);
+    let identity = other.vault.device_identity().expect("identity");
+    DevicePairing::new(qr.clone())
+        .expect("pairing")
+        .enroll_request(&identity, device_id, "impostor", "test")
+        .expect("request")
+}
+
+async fn post_enroll(relay_url: &str, ws: &str, body: &wire::Enroll) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{relay_url}/v1/workspaces/{ws}/enroll"))
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
 }

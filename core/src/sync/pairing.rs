@@ -301,13 +301,17 @@ impl DevicePairing {
             signing_public: identity.public_key(),
             agreement_public: self.agreement_public.clone(),
         };
+        let code_id = secret.code_id()?;
+        let possession =
+            identity.sign(&wire::enroll_possession_bytes(&self.qr.ws, &code_id, &keys));
         Ok(wire::Enroll {
-            code_id: secret.code_id()?,
             enroll_token: secret.enroll_token()?,
             binding: secret.binding(&keys)?,
+            code_id,
             device: keys,
             device_name: device_name.into(),
             app_version: app_version.into(),
+            possession: Some(possession),
         })
     }
 

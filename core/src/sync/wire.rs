@@ -154,6 +154,30 @@ pub struct Enroll {
     pub device_name: String,
     #[serde(default)]
     pub app_version: String,
+    /// Ed25519 signature by the device's signing key over
+    /// [`enroll_possession_bytes`]: proves the device holds the key it
+    /// enrolls with, which lets a device the relay already knows (a pairing
+    /// that broke off after the relay registered it) enroll again with a
+    /// code instead of being refused for good.
+    #[serde(default, with = "opt_b64", skip_serializing_if = "Option::is_none")]
+    pub possession: Option<Vec<u8>>,
+}
+
+/// What [`Enroll::possession`] signs: `"FV-ENROLL-1"`, then the workspace
+/// id, the code id and the three device keys, each as `len32 || bytes`.
+pub fn enroll_possession_bytes(ws: &str, code_id: &[u8], keys: &DeviceKeys) -> Vec<u8> {
+    let mut m = b"FV-ENROLL-1".to_vec();
+    for part in [
+        ws.as_bytes(),
+        code_id,
+        keys.device_id.as_bytes(),
+        &keys.signing_public,
+        &keys.agreement_public,
+    ] {
+        m.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m
 }
 
 impl std::fmt::Debug for Enroll {

@@ -2,7 +2,8 @@
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use fieldvault::sync::wire::{Enroll, IssueCode};
+use fieldvault::sync::identity;
+use fieldvault::sync::wire::{self, Enroll, IssueCode};
 
 use super::json;
 use super::workspaces::check_device_keys;
@@ -48,7 +49,8 @@ pub async fn issue_code(
 }
 
 /// `POST /v1/workspaces/{ws}/enroll` (enrollment token) → 201.
-/// Unknown code 404, wrong token 401, used 409, expired 410.
+/// Unknown code 404, wrong token or bad possession signature 401, used code
+/// or enrolled device 409, expired 410 ([`crate::store::plan_enrollment`]).
 pub async fn enroll(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
@@ -66,6 +68,20 @@ pub async fn enroll(
     check_device_keys(&enroll.device)?;
     check_text(&enroll.device_name, 200, "device_name")?;
     check_text(&enroll.app_version, 64, "app_version")?;
+    // A signature that is present must verify: a bad one is refused here,
+    // whether or not the device id is known (no hint either way).
+    let possession_proven = match &enroll.possession {
+        None => false,
+        Some(signature) => {
+            let message = wire::enroll_possession_bytes(&ws, &enroll.code_id, &enroll.device);
+            if !identity::verify(&enroll.device.signing_public, &message, signature) {
+                return Err(ApiError::unauthorized(
+                    "the device signature on the enrollment does not verify",
+                ));
+            }
+            true
+        }
+    };
     let device_id = enroll.device.device_id.clone();
     app.store
         .enroll(
@@ -78,6 +94,7 @@ pub async fn enroll(
                 device_name: enroll.device_name,
                 app_version: enroll.app_version,
                 now_ms: now_ms(),
+                possession_proven,
             },
         )
         .await?;

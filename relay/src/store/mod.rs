@@ -77,13 +77,87 @@ pub struct Enrollment {
     pub device_name: String,
     pub app_version: String,
     pub now_ms: i64,
+    /// The request carried a valid signature by `device.signing_public`
+    /// (checked by the route before the store sees it).
+    pub possession_proven: bool,
 }
 
 /// A stored enrollment code as the enroll check sees it.
 pub struct CodeState {
     pub token_hash: Vec<u8>,
     pub expires_at_ms: i64,
-    pub used: bool,
+    /// The device that used the code, if it was used.
+    pub used_by: Option<String>,
+}
+
+/// The workspace's existing record of the enrolling device id, if any.
+#[derive(Clone)]
+pub struct KnownDevice {
+    pub signing_public: Vec<u8>,
+    pub role: Role,
+    pub revoked: bool,
+}
+
+/// What an accepted enrollment does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EnrollAs {
+    /// Registers a new member and marks the code used.
+    New,
+    /// The device is already registered (its pairing broke off after the
+    /// relay accepted it) and proved it holds the registered signing key:
+    /// its agreement key, code and binding are replaced, its key envelopes
+    /// (made for the abandoned pairing) deleted, and the code marked used.
+    Again,
+}
+
+/// Decides an enrollment from the code and the device's existing record.
+/// The token must match before anything about the code's state is revealed
+/// (unknown code 404, wrong token 401); then a code used by another device
+/// 409, an expired code 410; then a known device id 409 unless it is the
+/// same unrevoked member enrolling again with proof of its key, with a fresh
+/// code or the one it used itself; a used code is 409 for anyone else.
+pub fn plan_enrollment(
+    code: Option<CodeState>,
+    known: Option<KnownDevice>,
+    e: &Enrollment,
+) -> Result<EnrollAs, ApiError> {
+    let used = || ApiError::conflict("this enrollment code was already used");
+    let code = code.ok_or_else(|| ApiError::not_found("unknown enrollment code"))?;
+    if !constant_time_eq(&code.token_hash, &e.presented_hash) {
+        return Err(ApiError::unauthorized(
+            "the enrollment token does not match the code",
+        ));
+    }
+    if code
+        .used_by
+        .as_deref()
+        .is_some_and(|by| by != e.device.device_id)
+    {
+        return Err(used());
+    }
+    if e.now_ms >= code.expires_at_ms {
+        return Err(ApiError::Gone("this enrollment code has expired".into()));
+    }
+    let Some(known) = known else {
+        // Used by this id, yet the id is unknown: cannot happen while
+        // devices are never deleted; refuse like any used code.
+        return match code.used_by {
+            Some(_) => Err(used()),
+            None => Ok(EnrollAs::New),
+        };
+    };
+    if known.revoked {
+        return Err(ApiError::conflict(
+            "this device was revoked and cannot enroll again",
+        ));
+    }
+    let same_key = constant_time_eq(&known.signing_public, &e.device.signing_public);
+    if known.role != Role::Member || !same_key || !e.possession_proven {
+        return Err(ApiError::conflict(
+            "a device with this id is already enrolled",
+        ));
+    }
+    Ok(EnrollAs::Again)
 }
 
 pub struct NewChunk {
@@ -117,8 +191,9 @@ pub trait Store: Send + Sync {
     ) -> Result<(), ApiError>;
     /// Existing code id → 409.
     async fn issue_code(&self, ws: &str, code: NewCode) -> Result<(), ApiError>;
-    /// Checks the code ([`check_code`]), registers the device as a member and
-    /// marks the code used, atomically.
+    /// Decides with [`plan_enrollment`], then registers the device as a
+    /// member (or renews its pairing keys) and marks the code used,
+    /// atomically.
     async fn enroll(&self, ws: &str, enrollment: Enrollment) -> Result<(), ApiError>;
     async fn list_devices(&self, ws: &str) -> Result<DeviceList, ApiError>;
     /// Stores (replaces) envelopes for existing, unrevoked devices; all or nothing.
@@ -196,28 +271,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The enroll decision: the token must match before anything about the code's
-/// state is revealed; then unused (409) and unexpired (410).
-pub fn check_code(
-    code: Option<CodeState>,
-    presented_hash: &[u8],
-    now_ms: i64,
-) -> Result<(), ApiError> {
-    let code = code.ok_or_else(|| ApiError::not_found("unknown enrollment code"))?;
-    if !constant_time_eq(&code.token_hash, presented_hash) {
-        return Err(ApiError::unauthorized(
-            "the enrollment token does not match the code",
-        ));
-    }
-    if code.used {
-        return Err(ApiError::conflict("this enrollment code was already used"));
-    }
-    if now_ms >= code.expires_at_ms {
-        return Err(ApiError::Gone("this enrollment code has expired".into()));
-    }
-    Ok(())
 }
 
 /// Rows to insert and acknowledgements to send for one push.
@@ -399,40 +452,104 @@ mod tests {
         assert!(plan_push(vec![entry(1, 0)], 1, 0, HashMap::new()).is_err());
     }
 
-    #[test]
-    fn code_checks_in_order() {
-        let hash = sha256(b"token");
-        let code = |used, expires| {
-            Some(CodeState {
-                token_hash: hash.clone(),
-                expires_at_ms: expires,
-                used,
-            })
-        };
-        assert!(matches!(
-            check_code(None, &hash, 0),
-            Err(ApiError::NotFound(_))
-        ));
-        assert!(matches!(
-            check_code(code(true, 0), &sha256(b"x"), 0),
-            Err(ApiError::Unauthorized(_))
-        ));
-        assert!(matches!(
-            check_code(code(true, 10), &hash, 0),
-            Err(ApiError::Conflict(_))
-        ));
-        assert!(matches!(
-            check_code(code(false, 10), &hash, 10),
-            Err(ApiError::Gone(_))
-        ));
-        assert!(check_code(code(false, 10), &hash, 9).is_ok());
+    fn enrollment(device_id: &str, signing: u8, proven: bool, now_ms: i64) -> Enrollment {
+        Enrollment {
+            code_id: vec![1; 16],
+            presented_hash: sha256(b"token"),
+            device: DeviceKeys {
+                device_id: device_id.into(),
+                signing_public: vec![signing; 32],
+                agreement_public: vec![9; 32],
+            },
+            binding: vec![0; 32],
+            device_name: String::new(),
+            app_version: String::new(),
+            now_ms,
+            possession_proven: proven,
+        }
+    }
+
+    fn code(used_by: Option<&str>, expires_at_ms: i64) -> Option<CodeState> {
+        Some(CodeState {
+            token_hash: sha256(b"token"),
+            expires_at_ms,
+            used_by: used_by.map(Into::into),
+        })
+    }
+
+    fn known(signing: u8, role: Role, revoked: bool) -> Option<KnownDevice> {
+        Some(KnownDevice {
+            signing_public: vec![signing; 32],
+            role,
+            revoked,
+        })
     }
 
     #[test]
-    fn epoch_bump_must_be_next() {
-        assert_eq!(check_epoch_bump(1, 2).ok(), Some(2));
-        assert!(check_epoch_bump(1, 3).is_err());
-        assert!(check_epoch_bump(2, 2).is_err());
-        assert!(check_epoch_bump(u32::MAX, 0).is_err());
+    fn code_checks_in_order() {
+        let fresh = enrollment("d1", 7, true, 0);
+        assert!(matches!(
+            plan_enrollment(None, None, &fresh),
+            Err(ApiError::NotFound(_))
+        ));
+        let mut wrong_token = enrollment("d1", 7, true, 0);
+        wrong_token.presented_hash = sha256(b"x");
+        assert!(matches!(
+            plan_enrollment(code(Some("d2"), 0), None, &wrong_token),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            plan_enrollment(code(Some("d2"), 10), None, &fresh),
+            Err(ApiError::Conflict(_))
+        ));
+        assert!(matches!(
+            plan_enrollment(code(None, 0), None, &fresh),
+            Err(ApiError::Gone(_))
+        ));
+        assert_eq!(
+            plan_enrollment(code(None, 10), None, &fresh).ok(),
+            Some(EnrollAs::New)
+        );
+    }
+
+    #[test]
+    fn only_the_same_member_with_proof_of_its_key_enrolls_again() {
+        let again = enrollment("d1", 7, true, 0);
+        // With a fresh code, or with the code it used itself.
+        for used_by in [None, Some("d1")] {
+            assert_eq!(
+                plan_enrollment(code(used_by, 10), known(7, Role::Member, false), &again).ok(),
+                Some(EnrollAs::Again),
+                "{used_by:?}"
+            );
+        }
+        // A code another device used stays used, even for a known device.
+        assert!(matches!(
+            plan_enrollment(code(Some("d2"), 10), known(7, Role::Member, false), &again),
+            Err(ApiError::Conflict(_))
+        ));
+        // Its own used code, expired: 410 like any expired code.
+        assert!(matches!(
+            plan_enrollment(code(Some("d1"), 0), known(7, Role::Member, false), &again),
+            Err(ApiError::Gone(_))
+        ));
+        let refusals = [
+            // No proof of the key (an older app, or someone who only knows the public key).
+            (enrollment("d1", 7, false, 0), known(7, Role::Member, false)),
+            // Another signing key under the same id.
+            (enrollment("d1", 8, true, 0), known(7, Role::Member, false)),
+            // A revoked device stays out.
+            (again, known(7, Role::Member, true)),
+            // The admin's id.
+            (enrollment("d1", 7, true, 0), known(7, Role::Admin, false)),
+        ];
+        for (e, device) in refusals {
+            for used_by in [None, Some("d1")] {
+                assert!(matches!(
+                    plan_enrollment(code(used_by, 10), device.clone(), &e),
+                    Err(ApiError::Conflict(_))
+                ));
+            }
+        }
     }
 }

@@ -17,10 +17,10 @@ use fieldvault::sync::wire::{
 use tokio_postgres::NoTls;
 
 use super::{
-    check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, page_cursor, parse_role, plan_push, role_str, to_u32,
-    AuthDevice, CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace,
-    Store, PULL_BYTE_BUDGET,
+    check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_epoch_bump, check_revoke,
+    epochs_by_device, page_cursor, parse_role, plan_enrollment, plan_push, role_str, to_u32,
+    AuthDevice, CodeState, DeviceLookup, EnrollAs, Enrollment, KnownDevice, NewChunk, NewCode,
+    NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -400,34 +400,78 @@ impl Store for PostgresStore {
         {
             return Err(ApiError::not_found("no such workspace"));
         }
-        // The row lock makes two relays enrolling with one code take turns:
-        // the second sees it used.
+        // The row locks make two relays enrolling with one code, or one
+        // device id, take turns: the second sees the first's outcome.
         let code = tx
             .query_opt(
-                "SELECT token_hash, expires_at_ms, used_at_ms FROM codes WHERE workspace_id = $1 AND code_id = $2 FOR UPDATE",
+                "SELECT token_hash, expires_at_ms, used_by FROM codes WHERE workspace_id = $1 AND code_id = $2 FOR UPDATE",
                 &[&ws, &e.code_id],
             )
             .await
             .map_err(pg)?
-            .map(|r| CodeState { token_hash: r.get(0), expires_at_ms: r.get(1), used: r.get::<_, Option<i64>>(2).is_some() });
-        check_code(code, &e.presented_hash, e.now_ms)?;
-        // An enrolled device id is a 409 from the insert itself.
-        insert_device(
-            &tx,
-            ws,
-            NewDevice {
-                keys: &e.device,
-                role: Role::Member,
-                code_id: &e.code_id,
-                binding: &e.binding,
-                device_name: &e.device_name,
-                app_version: &e.app_version,
-                now_ms: e.now_ms,
-            },
-        )
-        .await?;
+            .map(|r| CodeState { token_hash: r.get(0), expires_at_ms: r.get(1), used_by: r.get(2) });
+        let known = match tx
+            .query_opt(
+                "SELECT signing_public, role, revoked_at_ms FROM devices WHERE workspace_id = $1 AND device_id = $2 FOR UPDATE",
+                &[&ws, &e.device.device_id],
+            )
+            .await
+            .map_err(pg)?
+        {
+            Some(r) => Some(KnownDevice {
+                signing_public: r.get(0),
+                role: parse_role(r.get(1))?,
+                revoked: r.get::<_, Option<i64>>(2).is_some(),
+            }),
+            None => None,
+        };
+        match plan_enrollment(code, known, &e)? {
+            // A device id enrolled meanwhile by another relay is a 409 from
+            // the insert itself.
+            EnrollAs::New => {
+                insert_device(
+                    &tx,
+                    ws,
+                    NewDevice {
+                        keys: &e.device,
+                        role: Role::Member,
+                        code_id: &e.code_id,
+                        binding: &e.binding,
+                        device_name: &e.device_name,
+                        app_version: &e.app_version,
+                        now_ms: e.now_ms,
+                    },
+                )
+                .await?
+            }
+            EnrollAs::Again => {
+                tx.execute(
+                    "UPDATE devices SET agreement_public = $3, code_id = $4, binding = $5, device_name = $6,
+                                        app_version = $7, enrolled_at_ms = $8
+                     WHERE workspace_id = $1 AND device_id = $2",
+                    &[
+                        &ws,
+                        &e.device.device_id,
+                        &e.device.agreement_public,
+                        &e.code_id,
+                        &e.binding,
+                        &e.device_name,
+                        &e.app_version,
+                        &e.now_ms,
+                    ],
+                )
+                .await
+                .map_err(pg)?;
+                tx.execute(
+                    "DELETE FROM key_envelopes WHERE workspace_id = $1 AND device_id = $2",
+                    &[&ws, &e.device.device_id],
+                )
+                .await
+                .map_err(pg)?;
+            }
+        }
         tx.execute(
-            "UPDATE codes SET used_at_ms = $3, used_by = $4 WHERE workspace_id = $1 AND code_id = $2",
+            "UPDATE codes SET used_at_ms = COALESCE(used_at_ms, $3), used_by = $4 WHERE workspace_id = $1 AND code_id = $2",
             &[&ws, &e.code_id, &e.now_ms, &e.device.device_id],
         )
         .await

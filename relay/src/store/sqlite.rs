@@ -16,10 +16,10 @@ use fieldvault::sync::wire::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_code, check_epoch_bump,
-    check_revoke, epochs_by_device, page_cursor, parse_role, plan_push, role_str, to_u32,
-    AuthDevice, CodeState, DeviceLookup, Enrollment, NewChunk, NewCode, NewDevice, NewWorkspace,
-    Store, PULL_BYTE_BUDGET,
+    check_chunk_count, check_chunk_epoch, check_chunk_repeat, check_epoch_bump, check_revoke,
+    epochs_by_device, page_cursor, parse_role, plan_enrollment, plan_push, role_str, to_u32,
+    AuthDevice, CodeState, DeviceLookup, EnrollAs, Enrollment, KnownDevice, NewChunk, NewCode,
+    NewDevice, NewWorkspace, Store, PULL_BYTE_BUDGET,
 };
 use crate::error::ApiError;
 
@@ -477,45 +477,74 @@ impl Store for SqliteStore {
             }
             let code = tx
                 .query_row(
-                    "SELECT token_hash, expires_at_ms, used_at_ms FROM codes WHERE workspace_id = ?1 AND code_id = ?2",
+                    "SELECT token_hash, expires_at_ms, used_by FROM codes WHERE workspace_id = ?1 AND code_id = ?2",
                     params![ws, e.code_id],
                     |r| {
                         Ok(CodeState {
                             token_hash: r.get(0)?,
                             expires_at_ms: r.get(1)?,
-                            used: r.get::<_, Option<i64>>(2)?.is_some(),
+                            used_by: r.get(2)?,
                         })
                     },
                 )
                 .optional()
                 .map_err(db)?;
-            check_code(code, &e.presented_hash, e.now_ms)?;
-            let taken = tx
+            let known = tx
                 .query_row(
-                    "SELECT 1 FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                    "SELECT signing_public, role, revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
                     params![ws, e.device.device_id],
-                    |_| Ok(()),
+                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
                 )
                 .optional()
-                .map_err(db)?;
-            if taken.is_some() {
-                return Err(ApiError::conflict("a device with this id is already enrolled"));
+                .map_err(db)?
+                .map(|(signing_public, role, revoked)| {
+                    Ok::<_, ApiError>(KnownDevice {
+                        signing_public,
+                        role: parse_role(&role)?,
+                        revoked: revoked.is_some(),
+                    })
+                })
+                .transpose()?;
+            match plan_enrollment(code, known, &e)? {
+                EnrollAs::New => insert_device(
+                    &tx,
+                    &ws,
+                    NewDevice {
+                        keys: &e.device,
+                        role: Role::Member,
+                        code_id: &e.code_id,
+                        binding: &e.binding,
+                        device_name: &e.device_name,
+                        app_version: &e.app_version,
+                        now_ms: e.now_ms,
+                    },
+                )?,
+                EnrollAs::Again => {
+                    tx.execute(
+                        "UPDATE devices SET agreement_public = ?3, code_id = ?4, binding = ?5, device_name = ?6,
+                                            app_version = ?7, enrolled_at_ms = ?8
+                         WHERE workspace_id = ?1 AND device_id = ?2",
+                        params![
+                            ws,
+                            e.device.device_id,
+                            e.device.agreement_public,
+                            e.code_id,
+                            e.binding,
+                            e.device_name,
+                            e.app_version,
+                            e.now_ms
+                        ],
+                    )
+                    .map_err(db)?;
+                    tx.execute(
+                        "DELETE FROM key_envelopes WHERE workspace_id = ?1 AND device_id = ?2",
+                        params![ws, e.device.device_id],
+                    )
+                    .map_err(db)?;
+                }
             }
-            insert_device(
-                &tx,
-                &ws,
-                NewDevice {
-                    keys: &e.device,
-                    role: Role::Member,
-                    code_id: &e.code_id,
-                    binding: &e.binding,
-                    device_name: &e.device_name,
-                    app_version: &e.app_version,
-                    now_ms: e.now_ms,
-                },
-            )?;
             tx.execute(
-                "UPDATE codes SET used_at_ms = ?3, used_by = ?4 WHERE workspace_id = ?1 AND code_id = ?2",
+                "UPDATE codes SET used_at_ms = COALESCE(used_at_ms, ?3), used_by = ?4 WHERE workspace_id = ?1 AND code_id = ?2",
                 params![ws, e.code_id, e.now_ms, e.device.device_id],
             )
             .map_err(db)?;

@@ -690,10 +690,50 @@ pub fn enroll(
         binding: binding_for(device),
         device_name: name.into(),
         app_version: "test".into(),
+        possession: None,
     };
     send(
         http()
             .post(format!("{base}/v1/workspaces/{ws}/enroll"))
+            .body(serde_json::to_vec(&body).expect("json")),
+    )
+}
+
+/// `POST .../enroll` as a device that proves its key: the device's keys
+/// with `agreement_public` (a new pairing key), signed by `signer` (the
+/// device itself, or an impostor).
+pub fn enroll_signed(
+    device: &Device,
+    signer: &Device,
+    agreement_public: Vec<u8>,
+    code_id: &[u8],
+    token: &[u8],
+) -> Resp {
+    let keys = DeviceKeys {
+        device_id: device.id.clone(),
+        signing_public: signer.key.public_key().as_ref().to_vec(),
+        agreement_public,
+    };
+    let possession = signer
+        .key
+        .sign(&wire::enroll_possession_bytes(&device.ws, code_id, &keys))
+        .as_ref()
+        .to_vec();
+    let body = wire::Enroll {
+        code_id: code_id.to_vec(),
+        enroll_token: token.to_vec(),
+        binding: binding_for(device),
+        device: keys,
+        device_name: "again".into(),
+        app_version: "test".into(),
+        possession: Some(possession),
+    };
+    send(
+        http()
+            .post(format!(
+                "{}/v1/workspaces/{}/enroll",
+                device.base, device.ws
+            ))
             .body(serde_json::to_vec(&body).expect("json")),
     )
 }

@@ -3,6 +3,9 @@
 //! pass) finishes the rotation; members never lose entries sealed under a
 //! key that has not reached them yet, and nothing new is sealed under the
 //! key a revoked phone holds.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use fieldvault::model::BearSighting;
 use fieldvault::sample_data as s;
 use fieldvault::sync::admin;
@@ -88,12 +91,24 @@ async fn a_revocation_whose_epoch_bump_failed_is_finished_by_calling_it_again() 
     let (kept, lost) = (&members[0], &members[1]);
 
     // The relay revokes the phone, but the epoch bump never reaches it.
-    proxy.set(Mode::Instead, |l| epoch_bump(l).then(unavailable));
+    let revokes = Arc::new(AtomicUsize::new(0));
+    let seen = revokes.clone();
+    proxy.set(Mode::Instead, move |l| {
+        if l.starts_with("POST ") && l.contains("/revoke ") {
+            seen.fetch_add(1, Ordering::Relaxed);
+        }
+        epoch_bump(l).then(unavailable)
+    });
     let err = admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
         .await
         .expect_err("the bump fails");
     assert!(matches!(err, Error::Relay { status: 503, .. }), "{err:?}");
     assert_eq!(proxy.intercepted().len(), 1);
+    assert_eq!(
+        revokes.load(Ordering::Relaxed),
+        1,
+        "a revocation the relay recorded was sent again"
+    );
 
     // Asked again: the relay says "already revoked", the rotation goes on,
     // and it starts epoch 2 (not 3) with the key made the first time.

@@ -67,8 +67,6 @@ pub async fn create_workspace(
             epochs: &[(1, first_key)],
         },
     )?;
-    // Epoch 1 starts now (for scheduled rotation).
-    vault.put_sealed_meta(super::rotation::ROTATED_AT, &vault.now_ms().to_be_bytes())?;
     Ok(settings)
 }
 

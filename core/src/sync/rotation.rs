@@ -41,6 +41,10 @@ pub(crate) const REVOCATIONS_DUE: &str = "sync.revocations_due";
 struct RevocationsDue {
     /// Devices whose revocation the relay may not have recorded yet.
     devices: Vec<String>,
+    /// Devices whose revocation the relay has recorded, while the fresh
+    /// epoch is still owed (so a repeated call, answered 409, goes on).
+    #[serde(default)]
+    recorded: Vec<String>,
     /// The first epoch whose key was made after the revoked devices'
     /// key-wrap keys were forgotten; the relay must reach it.
     fresh_from: u32,
@@ -75,7 +79,11 @@ impl Rotator<'_> {
         let _one = ROTATION.lock().await;
         self.vault.forget_member_key_wrap_key(device_id)?;
         let mut due = self.due()?;
-        let owed = due.devices.iter().any(|d| d == device_id);
+        let owed = due
+            .devices
+            .iter()
+            .chain(&due.recorded)
+            .any(|d| d == device_id);
         if !owed {
             due.devices.push(device_id.to_owned());
             // Any key held now may have been wrapped for this device; a
@@ -94,7 +102,7 @@ impl Rotator<'_> {
                 },
             ) => {
                 due.devices.retain(|d| d != device_id);
-                if due.devices.is_empty() {
+                if due.devices.is_empty() && due.recorded.is_empty() {
                     self.vault.delete_sealed_meta(REVOCATIONS_DUE)?;
                 } else {
                     self.save_due(&due)?;
@@ -102,6 +110,14 @@ impl Rotator<'_> {
                 return Err(e);
             }
             Err(e) => return Err(e),
+        }
+        // Recorded at the relay: only the fresh epoch is still owed for it
+        // (the record stays until then), so `settle_due` does not send
+        // this revocation a second time.
+        if due.devices.iter().any(|d| d == device_id) {
+            due.devices.retain(|d| d != device_id);
+            due.recorded.push(device_id.to_owned());
+            self.save_due(&due)?;
         }
         self.settle_due().await
     }

@@ -340,6 +340,14 @@ impl Vault {
             self.put_sealed_meta_in(&tx, DKK, dkk)?;
         }
         self.add_epoch_keys_in(&tx, keys.epochs.iter().map(|(epoch, key)| (*epoch, key)))?;
+        if settings.role == Role::Admin {
+            // The admin's first epoch starts now (for scheduled rotation).
+            self.put_sealed_meta_in(
+                &tx,
+                crate::sync::rotation::ROTATED_AT,
+                &self.now_ms().to_be_bytes(),
+            )?;
+        }
         self.queue_every_document(&tx)?;
         self.put_sync_settings_in(&tx, settings)?;
         tx.commit()?;

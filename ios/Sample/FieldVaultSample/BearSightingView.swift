@@ -13,6 +13,7 @@ struct BearSightingView: View {
     @State private var showCamera = false
     @State private var errors: [FieldError] = []
     @State private var status: String?
+    @State private var saving = false // a save in flight: a second tap must not insert a duplicate
 
     var body: some View {
         Form {
@@ -24,13 +25,14 @@ struct BearSightingView: View {
                     .disabled(!UIImagePickerController.isSourceTypeAvailable(.camera))
             }
             ForEach(errors, id: \.field) { Text("\($0.field): \($0.message)").foregroundStyle(.red) }
-            Button("保存", action: save)
+            Button("保存", action: save).disabled(saving)
             if let status { Text(status) }
         }
         .sheet(isPresented: $showCamera) { CameraPicker(photo: $photo) }
     }
 
     private func save() {
+        guard !saving else { return } // two taps can land before the button is disabled
         var sighting = vault.newBearSighting(municipalityCode: AppModel.municipality)
         sighting.species = .brownBear
         sighting.observedAt = .at(rfc3339Now())
@@ -40,7 +42,9 @@ struct BearSightingView: View {
         errors = (try? vault.validate(sighting)) ?? []
         guard errors.isEmpty else { return }
         let image = photo
+        saving = true
         Task {
+            defer { saving = false }
             do {
                 let id = try await vault.insert(sighting)
                 if let image {

@@ -13,6 +13,7 @@ struct DamageReportView: View {
     @State private var floodCm = ""
     @State private var errors: [FieldError] = []
     @State private var status: String?
+    @State private var saving = false // a save in flight: a second tap must not insert a duplicate
 
     var body: some View {
         Form {
@@ -27,7 +28,7 @@ struct DamageReportView: View {
                 TextField("浸水深 (cm)", text: $floodCm).keyboardType(.numberPad)
             }
             ForEach(errors, id: \.field) { Text("\($0.field): \($0.message)").foregroundStyle(.red) }
-            Button("保存", action: save)
+            Button("保存", action: save).disabled(saving)
             if let status { Text(status) }
         }
     }
@@ -37,6 +38,7 @@ struct DamageReportView: View {
     }
 
     private func save() {
+        guard !saving else { return } // two taps can land before the button is disabled
         do {
             var report = try vault.newDamageReport(municipalityCode: AppModel.municipality, disasterName: disaster,
                                                    reportNumber: UInt32(reportNumber) ?? 1)
@@ -52,7 +54,9 @@ struct DamageReportView: View {
             }
             errors = try vault.validate(report)
             guard errors.isEmpty else { return }
+            saving = true
             Task {
+                defer { saving = false }
                 do { try await vault.insert(report); status = "保存しました" } catch { status = describe(error) }
             }
         } catch {

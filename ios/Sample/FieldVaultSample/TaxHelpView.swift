@@ -13,6 +13,7 @@ struct TaxHelpView: View {
     @State private var consent = false
     @State private var errors: [FieldError] = []
     @State private var status: String?
+    @State private var saving = false // a save in flight: a second tap must not insert a duplicate
 
     var body: some View {
         Form {
@@ -25,12 +26,13 @@ struct TaxHelpView: View {
                 Toggle("説明のうえ同意を得た", isOn: $consent)
             }
             ForEach(errors, id: \.field) { Text("\($0.field): \($0.message)").foregroundStyle(.red) }
-            Button("保存", action: save)
+            Button("保存", action: save).disabled(saving)
             if let status { Text(status) }
         }
     }
 
     private func save() {
+        guard !saving else { return } // two taps can land before the button is disabled
         var form = vault.newTaxAssist(municipalityCode: AppModel.municipality, taxYear: 2025)
         form.venue = "北区民センター"
         form.staff = [vault.staffId]
@@ -43,7 +45,9 @@ struct TaxHelpView: View {
         errors = (try? vault.validate(form)) ?? []
         guard errors.isEmpty else { return }
         let number = myNumber
+        saving = true
         Task {
+            defer { saving = false }
             do {
                 let id = try await vault.insert(form)
                 var note = "保存しました"

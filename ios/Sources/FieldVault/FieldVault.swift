@@ -385,6 +385,15 @@ public final class Sync: @unchecked Sendable {
     private var started = false
     private var stopped = false
     private let onStop: (Sync) -> Void
+    // Progress. The engine offers no way to remove a listener (each `setProgressListener` adds
+    // one for the engine's lifetime), so one forwarder is registered, on the first `onProgress`,
+    // and hands every update to the current handler. The handler and the latest progress live on
+    // this serial queue, which also makes every call of a handler: updates arrive in order, one
+    // at a time, and a replaced handler is not called after its replacement took effect.
+    private let progressQueue = DispatchQueue(label: "jp.fieldvault.sync.progress")
+    private var progressHandler: (@Sendable (SyncProgress) -> Void)? // on progressQueue
+    private var latestProgress: SyncProgress?                         // on progressQueue
+    private var progressRegistered = false                            // under lock
 
     init(engine: SyncEngine, onStop: @escaping (Sync) -> Void) {
         self.engine = engine
@@ -466,6 +475,9 @@ public final class Sync: @unchecked Sendable {
         stopped = true
         let targets = Array(continuations.values)
         continuations.removeAll()
+        // Like the state streams: no more progress. Queued under the lock: it runs after the
+        // handler of any earlier `onProgress`, and a later one sees `stopped` and queues nothing.
+        progressQueue.async { self.progressHandler = nil }
         lock.unlock()
         engine.cancel()
         onStop(self)
@@ -482,9 +494,35 @@ public final class Sync: @unchecked Sendable {
 
     private static let stoppedMessage = "this sync was stopped; ask FieldVault.sync() for a new one"
 
-    /// Progress updates (pending change sets and bytes, current transfer).
-    public func onProgress(_ handler: @escaping @Sendable (SyncProgress) -> Void) throws {
-        try engine.setProgressListener(listener: ProgressForwarder(handler))
+    /// Progress updates (pending change sets and bytes, current transfer): `handler` gets the
+    /// current progress now and every change after, on a background queue. One handler per
+    /// `Sync`: a call replaces the previous handler and `nil` removes it, so a view that sets it
+    /// each time it appears does not pile up listeners. Does nothing once the sync is stopped.
+    public func onProgress(_ handler: (@Sendable (SyncProgress) -> Void)?) throws {
+        lock.lock()
+        if stopped { lock.unlock(); return }
+        let register = !progressRegistered
+        progressRegistered = true
+        // Queued under the lock: calls replace each other (and `stop` clears) in the order made.
+        progressQueue.async {
+            self.progressHandler = handler
+            // Nothing reported yet: the forwarder's registration reports the current progress.
+            if let latest = self.latestProgress { handler?(latest) }
+        }
+        lock.unlock()
+        guard register else { return }
+        do {
+            try engine.setProgressListener(listener: ProgressForwarder { [weak self] progress in
+                guard let self else { return }
+                self.progressQueue.async {
+                    self.latestProgress = progress
+                    self.progressHandler?(progress)
+                }
+            })
+        } catch {
+            lock.lock(); progressRegistered = false; lock.unlock()
+            throw error
+        }
     }
 }
 

@@ -88,7 +88,7 @@ fun BearSightingScreen(vault: FieldVault) {
         }
     }
 
-    FormColumn("クマ出没情報", errors, status, onSave = {
+    FormColumn("クマ出没情報", errors, status, saving, onSave = {
         if (saving) return@FormColumn
         try {
             val sighting = vault.newBearSighting(SampleApplication.MUNICIPALITY).copy(

@@ -28,12 +28,16 @@ fun DamageReportScreen(vault: FieldVault) {
     var missing by remember { mutableStateOf("") }
     var address by remember { mutableStateOf("") }
     var floodCm by remember { mutableStateOf("") }
+    // True while a save runs: a second tap then does nothing instead of inserting a duplicate.
+    var saving by remember { mutableStateOf(false) }
     var errors by remember { mutableStateOf(emptyList<FieldError>()) }
     var status by remember { mutableStateOf<String?>(null) }
 
     fun count(text: String) = ConfirmableCount(text.toUIntOrNull()?.let { Count.Known(it) } ?: Count.Unknown, unconfirmed = true)
 
-    FormColumn("被害報告", errors, status, onSave = {
+    FormColumn("被害報告", errors, status, saving, onSave = {
+        // Checked here too: two taps can arrive before the disabled button is recomposed.
+        if (saving) return@FormColumn
         try {
             val base = vault.newDamageReport(SampleApplication.MUNICIPALITY, disaster, reportNumber.toIntOrNull() ?: 1, nowTimestamp())
             val sites = if (address.isBlank()) emptyList() else listOf(
@@ -58,10 +62,15 @@ fun DamageReportScreen(vault: FieldVault) {
             )
             errors = vault.validate(report)
             if (errors.isNotEmpty()) return@FormColumn
+            saving = true
             scope.launch {
-                status = statusOf {
-                    vault.insert(report)
-                    "保存しました"
+                try {
+                    status = statusOf {
+                        vault.insert(report)
+                        "保存しました"
+                    }
+                } finally {
+                    saving = false
                 }
             }
         } catch (e: FieldVaultException) {

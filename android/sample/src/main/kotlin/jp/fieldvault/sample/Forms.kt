@@ -23,9 +23,19 @@ import jp.fieldvault.ffi.FieldError
 import jp.fieldvault.ffi.FieldVaultException
 import kotlinx.coroutines.CancellationException
 
-/** A scrolling form column with a title, the fields, field errors and a save button. */
+/**
+ * A scrolling form column with a title, the fields, field errors and a save button. The button is
+ * disabled while [saving] (a save in flight): a second tap would otherwise store a second document.
+ */
 @Composable
-fun FormColumn(title: String, errors: List<FieldError>, status: String?, onSave: () -> Unit, content: @Composable () -> Unit) {
+fun FormColumn(
+    title: String,
+    errors: List<FieldError>,
+    status: String?,
+    saving: Boolean = false,
+    onSave: () -> Unit,
+    content: @Composable () -> Unit,
+) {
     Column(
         Modifier.verticalScroll(rememberScrollState()).padding(16.dp).fillMaxWidth(),
         verticalArrangement = Arrangement.spacedBy(8.dp),
@@ -33,7 +43,7 @@ fun FormColumn(title: String, errors: List<FieldError>, status: String?, onSave:
         Text(title, style = MaterialTheme.typography.titleLarge)
         content()
         errors.forEach { Text("${it.field}: ${it.message}", color = MaterialTheme.colorScheme.error) }
-        Button(onClick = onSave, modifier = Modifier.fillMaxWidth()) { Text("保存") }
+        Button(onClick = onSave, enabled = !saving, modifier = Modifier.fillMaxWidth()) { Text("保存") }
         status?.let { Text(it) }
     }
 }

@@ -27,10 +27,14 @@ fun TaxHelpScreen(vault: FieldVault) {
     var income by remember { mutableStateOf("") }
     var myNumber by remember { mutableStateOf("") }
     var consent by remember { mutableStateOf(false) }
+    // True while a save runs: a second tap then does nothing instead of inserting a duplicate.
+    var saving by remember { mutableStateOf(false) }
     var errors by remember { mutableStateOf(emptyList<FieldError>()) }
     var status by remember { mutableStateOf<String?>(null) }
 
-    FormColumn("確定申告の手伝い", errors, status, onSave = {
+    FormColumn("確定申告の手伝い", errors, status, saving, onSave = {
+        // Checked here too: two taps can arrive before the disabled button is recomposed.
+        if (saving) return@FormColumn
         try {
             val base = vault.newTaxAssist(SampleApplication.MUNICIPALITY, taxYear = 2025)
             val form = base.copy(
@@ -44,12 +48,17 @@ fun TaxHelpScreen(vault: FieldVault) {
             errors = vault.validate(form)
             if (errors.isNotEmpty()) return@FormColumn
             val number = myNumber
+            saving = true
             scope.launch {
-                status = statusOf {
-                    val id = vault.insert(form)
-                    val masked = if (number.isNotBlank()) vault.setMyNumber(id, number) else null
-                    myNumber = ""
-                    "保存しました" + (masked?.let { " (個人番号 $it)" } ?: "")
+                try {
+                    status = statusOf {
+                        val id = vault.insert(form)
+                        val masked = if (number.isNotBlank()) vault.setMyNumber(id, number) else null
+                        myNumber = ""
+                        "保存しました" + (masked?.let { " (個人番号 $it)" } ?: "")
+                    }
+                } finally {
+                    saving = false
                 }
             }
         } catch (e: FieldVaultException) {

@@ -121,6 +121,10 @@ pub async fn complete_pairing(
         tokio::time::sleep(POLL_EVERY).await;
     };
     let device_id = device.keys.device_id.clone();
+    // Not while the admin's own pass posts envelopes: a device enrolling
+    // again (its earlier pairing broke off) must not get envelopes under its
+    // old key-wrap key after those under the new one.
+    let _one = super::rotation::ROTATION.lock().await;
     let dkk = Zeroizing::new(random::bytes::<32>()?);
     let mut envelopes = vec![pairing.complete(
         &settings.workspace_id,

@@ -50,8 +50,9 @@ struct RevocationsDue {
     fresh_from: u32,
 }
 
-/// One rotation at a time in this process.
-static ROTATION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// One rotation at a time in this process (and no pairing's key delivery
+/// during one).
+pub(crate) static ROTATION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The admin device's view for rotating: its vault, a signed client, its
 /// settings and identity.

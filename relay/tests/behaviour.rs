@@ -790,6 +790,17 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
     assert_eq!(again.code_id, code_id);
     assert!(again.key_epochs.is_empty(), "stale envelopes kept");
     member.status().expect(200, None); // same signing key, still a member
+                                       // The same request again (its answer lost, or replayed) changes
+                                       // nothing: the envelope delivered meanwhile stays.
+    admin
+        .post("/key-envelopes", &vec![admin.envelope_for(&member.id, 0)])
+        .expect(204, None);
+    enroll_signed(&member, &member, second_key.clone(), &code_id, &token).expect(201, None);
+    assert_eq!(
+        record(&admin).key_epochs,
+        vec![0],
+        "a repeated request cleared envelopes"
+    );
 
     // With a fresh code: the admin finds it under the new code id, and the
     // code is now used up for anyone else.

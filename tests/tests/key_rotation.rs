@@ -358,3 +358,82 @@ async fn the_admins_pass_settles_a_revocation_whose_answer_or_request_was_lost()
         "{again:?}"
     );
 }
+
+/// A stolen phone whose revocation has not reached the relay yet (the admin
+/// was offline) enrolls again under its id with a code it got hold of: the
+/// relay cannot know better, but the admin device refuses to pair it, so it
+/// never receives the keys its revocation is meant to take away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_being_revoked_is_not_paired_again() {
+    use fieldvault::sync::enrollment;
+    use fieldvault::sync::pairing::DevicePairing;
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let s = setup(root.path(), &["lost"]).await;
+    let (office, members, proxy) = (&s.office, &s.members, &s.proxy);
+    let lost = &members[0];
+
+    proxy.set(Mode::Instead, |l| {
+        (l.starts_with("POST ") && l.contains("/revoke ")).then(unavailable)
+    });
+    admin::revoke_device(&office.vault, &office.config, &lost.vault.device_id())
+        .await
+        .expect_err("the revocation does not reach the relay");
+    proxy.clear();
+
+    // The phone enrolls again, signing with its own (registered) key.
+    let (pairing, qr) = enrollment::start_pairing(
+        &office.vault,
+        &office.config,
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .expect("start pairing");
+    let identity = lost.vault.device_identity().expect("identity");
+    let request = DevicePairing::new(qr.clone())
+        .expect("pairing")
+        .enroll_request(&identity, &lost.vault.device_id(), "lost", "test")
+        .expect("request");
+    let status = reqwest::Client::new()
+        .post(format!("{}/v1/workspaces/{}/enroll", qr.relay, qr.ws))
+        .json(&request)
+        .send()
+        .await
+        .expect("send")
+        .status();
+    assert_eq!(
+        status.as_u16(),
+        201,
+        "the relay does not know of the revocation yet"
+    );
+
+    let refused = enrollment::complete_pairing(
+        &office.vault,
+        &office.config,
+        pairing,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(Error::InvalidInput(why)) if why.contains("being revoked")),
+        "{refused:?}"
+    );
+    // The admin's next pass finishes the revocation; the phone holds no
+    // key of the fresh epoch.
+    office.sync().await;
+    assert!(holds_epoch(office, 2), "the fresh epoch started");
+    assert!(!holds_epoch(lost, 2));
+    let devices = admin::list_devices(&office.vault, &office.config)
+        .await
+        .expect("devices");
+    let record = devices
+        .devices
+        .iter()
+        .find(|d| d.keys.device_id == lost.vault.device_id())
+        .expect("listed");
+    assert!(record.revoked_at_ms.is_some());
+    assert!(
+        !record.key_epochs.contains(&2),
+        "an envelope of the fresh epoch reached the revoked phone"
+    );
+}

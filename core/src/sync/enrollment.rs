@@ -125,6 +125,11 @@ pub async fn complete_pairing(
     // again (its earlier pairing broke off) must not get envelopes under its
     // old key-wrap key after those under the new one.
     let _one = super::rotation::ROTATION.lock().await;
+    if super::rotation::revocation_owed(vault, &device_id)? {
+        return Err(Error::InvalidInput(format!(
+            "device {device_id} is being revoked; it cannot be paired again"
+        )));
+    }
     let dkk = Zeroizing::new(random::bytes::<32>()?);
     let mut envelopes = vec![pairing.complete(
         &settings.workspace_id,

@@ -50,6 +50,19 @@ struct RevocationsDue {
     fresh_from: u32,
 }
 
+/// Whether revoking `device_id` is still under way on this admin device
+/// (the relay may not have recorded it, or the fresh epoch is not current
+/// yet). Pairing such a device again would hand it the keys its revocation
+/// is meant to take away.
+pub(crate) fn revocation_owed(vault: &Vault, device_id: &str) -> Result<bool> {
+    let due: RevocationsDue = vault.sealed_json(REVOCATIONS_DUE)?.unwrap_or_default();
+    Ok(due
+        .devices
+        .iter()
+        .chain(&due.recorded)
+        .any(|d| d == device_id))
+}
+
 /// One rotation at a time in this process (and no pairing's key delivery
 /// during one).
 pub(crate) static ROTATION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

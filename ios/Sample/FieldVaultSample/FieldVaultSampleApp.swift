@@ -14,7 +14,11 @@ struct FieldVaultSampleApp: App {
         BackgroundSync.register {
             // After a revocation there is no vault until the user sets up again: nothing to sync.
             if await AppModel.shared.revoked { return nil }
-            return try await AppModel.shared.openVault()
+            let vault = try await AppModel.shared.openVault()
+            // The pass runs on the vault's shared `Sync`: watch it too, so that a revocation
+            // found by a background launch also drops the wiped vault before any UI opens it.
+            await AppModel.shared.watchSync(of: vault)
+            return vault
         }
         BackgroundSync.schedule()
     }
@@ -55,6 +59,8 @@ final class AppModel: ObservableObject {
     @Published private(set) var revoked = false
     private var opening: Task<FieldVault, Error>?
     private var monitor: ConnectivityMonitor?
+    /// The `Sync` already watched for a revocation (one watcher per `Sync`).
+    private weak var watched: Sync?
 
     private init() {}
 
@@ -99,10 +105,21 @@ final class AppModel: ObservableObject {
         await open()
     }
 
+    /// Watches `vault`'s shared `Sync` (the one `BackgroundSync` runs its pass on) for a
+    /// revocation; an unenrolled vault has none.
+    func watchSync(of vault: FieldVault) async {
+        guard !revoked, (try? await vault.syncSettings()) != nil,
+              let sync = try? await Task.detached(operation: { try vault.sync() }).value,
+              self.vault === vault else { return }
+        watchForRevocation(sync)
+    }
+
     /// Whichever pass learns of a revocation (the loop, 今すぐ同期, the background task: all run on
     /// this `Sync`) fails with `Revoked` after wiping the vault, and leaves the engine in the
     /// `.revoked` phase: from then on the vault must not be used.
     private func watchForRevocation(_ sync: Sync) {
+        if watched === sync { return }
+        watched = sync
         Task {
             for await state in sync.states where state.phase == .revoked {
                 self.dropRevokedVault()

@@ -94,6 +94,7 @@ pub struct CodeState {
 #[derive(Clone)]
 pub struct KnownDevice {
     pub signing_public: Vec<u8>,
+    pub agreement_public: Vec<u8>,
     pub role: Role,
     pub revoked: bool,
 }
@@ -108,6 +109,10 @@ pub enum EnrollAs {
     /// its agreement key, code and binding are replaced, its key envelopes
     /// (made for the abandoned pairing) deleted, and the code marked used.
     Again,
+    /// The same request again (the code this device used, the same keys):
+    /// an answer that was lost, or a replay. Nothing changes, so it cannot
+    /// clear envelopes delivered meanwhile.
+    Unchanged,
 }
 
 /// Decides an enrollment from the code and the device's existing record.
@@ -156,6 +161,9 @@ pub fn plan_enrollment(
         return Err(ApiError::conflict(
             "a device with this id is already enrolled",
         ));
+    }
+    if code.used_by.is_some() && known.agreement_public == e.device.agreement_public {
+        return Ok(EnrollAs::Unchanged);
     }
     Ok(EnrollAs::Again)
 }
@@ -480,6 +488,7 @@ mod tests {
     fn known(signing: u8, role: Role, revoked: bool) -> Option<KnownDevice> {
         Some(KnownDevice {
             signing_public: vec![signing; 32],
+            agreement_public: vec![8; 32],
             role,
             revoked,
         })
@@ -523,6 +532,19 @@ mod tests {
                 "{used_by:?}"
             );
         }
+        // The very same request again (its answer was lost, or a replay):
+        // accepted, and nothing changes.
+        let mut same = enrollment("d1", 7, true, 0);
+        same.device.agreement_public = vec![8; 32];
+        assert_eq!(
+            plan_enrollment(code(Some("d1"), 10), known(7, Role::Member, false), &same).ok(),
+            Some(EnrollAs::Unchanged)
+        );
+        assert_eq!(
+            plan_enrollment(code(None, 10), known(7, Role::Member, false), &same).ok(),
+            Some(EnrollAs::Again),
+            "a fresh code always renews the pairing"
+        );
         // A code another device used stays used, even for a known device.
         assert!(matches!(
             plan_enrollment(code(Some("d2"), 10), known(7, Role::Member, false), &again),

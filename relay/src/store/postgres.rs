@@ -412,7 +412,7 @@ impl Store for PostgresStore {
             .map(|r| CodeState { token_hash: r.get(0), expires_at_ms: r.get(1), used_by: r.get(2) });
         let known = match tx
             .query_opt(
-                "SELECT signing_public, role, revoked_at_ms FROM devices WHERE workspace_id = $1 AND device_id = $2 FOR UPDATE",
+                "SELECT signing_public, role, revoked_at_ms, agreement_public FROM devices WHERE workspace_id = $1 AND device_id = $2 FOR UPDATE",
                 &[&ws, &e.device.device_id],
             )
             .await
@@ -420,12 +420,14 @@ impl Store for PostgresStore {
         {
             Some(r) => Some(KnownDevice {
                 signing_public: r.get(0),
+                agreement_public: r.get(3),
                 role: parse_role(r.get(1))?,
                 revoked: r.get::<_, Option<i64>>(2).is_some(),
             }),
             None => None,
         };
         match plan_enrollment(code, known, &e)? {
+            EnrollAs::Unchanged => return Ok(()),
             // A device id enrolled meanwhile by another relay is a 409 from
             // the insert itself.
             EnrollAs::New => {

@@ -491,21 +491,30 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let known = tx
                 .query_row(
-                    "SELECT signing_public, role, revoked_at_ms FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
+                    "SELECT signing_public, role, revoked_at_ms, agreement_public FROM devices WHERE workspace_id = ?1 AND device_id = ?2",
                     params![ws, e.device.device_id],
-                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Vec<u8>>(3)?,
+                        ))
+                    },
                 )
                 .optional()
                 .map_err(db)?
-                .map(|(signing_public, role, revoked)| {
+                .map(|(signing_public, role, revoked, agreement_public)| {
                     Ok::<_, ApiError>(KnownDevice {
                         signing_public,
+                        agreement_public,
                         role: parse_role(&role)?,
                         revoked: revoked.is_some(),
                     })
                 })
                 .transpose()?;
             match plan_enrollment(code, known, &e)? {
+                EnrollAs::Unchanged => return Ok(()),
                 EnrollAs::New => insert_device(
                     &tx,
                     &ws,

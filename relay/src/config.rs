@@ -25,8 +25,9 @@ impl fmt::Debug for Backend {
     }
 }
 
-/// Smallest accepted body memory budget: two full entry batches.
-pub const MIN_BODY_MEMORY: usize = 2 * fieldvault::sync::wire::MAX_ENTRIES_BODY;
+/// Smallest accepted body memory budget: one device's whole share (two
+/// full entry batches), so that what one honest device sends at once fits.
+pub const MIN_BODY_MEMORY: usize = crate::body_budget::PER_DEVICE_BYTES;
 
 /// Smallest accepted operator token, in bytes.
 pub const MIN_OPERATOR_TOKEN_LEN: usize = 16;

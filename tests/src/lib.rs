@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use fieldvault::sync::client::ClientConfig;
 use fieldvault::sync::engine::SyncEngine;
 use fieldvault::sync::enrollment;
+use fieldvault::sync::identity::DeviceIdentity;
+use fieldvault::sync::pairing::{DevicePairing, QrPayload};
+use fieldvault::sync::wire;
 use fieldvault::{Argon2Params, PassphraseKeyProvider, Vault, VaultOptions};
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
@@ -330,4 +333,30 @@ pub async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bo
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// An enrollment request with `qr`'s code for `device_id`, signed with
+/// `identity` (the device's own, or an impostor's): what a device whose
+/// pairing broke off, or someone holding a code, can send by hand.
+pub fn enrollment_request(
+    qr: &QrPayload,
+    identity: &DeviceIdentity,
+    device_id: &str,
+) -> wire::Enroll {
+    DevicePairing::new(qr.clone())
+        .expect("pairing")
+        .enroll_request(identity, device_id, "by hand", "test")
+        .expect("request")
+}
+
+/// `POST .../enroll` of `body` to `qr`'s relay; returns the HTTP status.
+pub async fn post_enrollment(qr: &QrPayload, body: &wire::Enroll) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/v1/workspaces/{}/enroll", qr.relay, qr.ws))
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
 }

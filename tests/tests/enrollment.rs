@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use fieldvault::sync::engine::SyncEngine;
-use fieldvault::sync::pairing::{DevicePairing, QrPayload};
-use fieldvault::sync::{admin, enrollment, wire};
-use fieldvault_integration::{found_workspace, insert_sample, Device, RelayProcess};
+use fieldvault::sync::{admin, enrollment};
+use fieldvault_integration::{
+    enrollment_request, found_workspace, insert_sample, post_enrollment, Device, RelayProcess,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_refused_on_the_device_leaves_the_code_unused() {
@@ -143,7 +144,7 @@ async fn a_device_whose_pairing_broke_off_joins_again() {
         ),
         async {
             // The admin waits for the phone's new keys, not the abandoned ones.
-            eventually_async(&admin, &phone_id, &first_key).await;
+            until_new_agreement_key(&admin, &phone_id, &first_key).await;
             enrollment::complete_pairing(
                 &admin.vault,
                 &admin.config,
@@ -187,11 +188,13 @@ async fn a_device_whose_pairing_broke_off_joins_again() {
         enrollment::start_pairing(&admin.vault, &admin.config, Duration::from_secs(600))
             .await
             .expect("start pairing");
-    let mut forged = enrollment_request_as(&root, &relay.url, &qr, &phone_id);
-    let refused = post_enroll(&relay.url, &qr.ws, &forged).await;
+    let impostor = Device::new(root.path(), "impostor", &relay.url);
+    let identity = impostor.vault.device_identity().expect("identity");
+    let mut forged = enrollment_request(&qr, &identity, &phone_id);
+    let refused = post_enrollment(&qr, &forged).await;
     assert_eq!(refused, 409, "a device id taken over with another key");
     forged.possession = Some(vec![0; 64]);
-    assert_eq!(post_enroll(&relay.url, &qr.ws, &forged).await, 401);
+    assert_eq!(post_enrollment(&qr, &forged).await, 401);
     assert_eq!(
         agreement_key_at_relay(&admin, &phone_id).await,
         devices
@@ -205,7 +208,7 @@ async fn a_device_whose_pairing_broke_off_joins_again() {
 
 /// Polls (bounded) until the relay holds an agreement key for `device_id`
 /// other than `old`.
-async fn eventually_async(admin: &Device, device_id: &str, old: &[u8]) {
+async fn until_new_agreement_key(admin: &Device, device_id: &str, old: &[u8]) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         match agreement_key_at_relay(admin, device_id).await {
@@ -218,32 +221,4 @@ async fn eventually_async(admin: &Device, device_id: &str, old: &[u8]) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// An enrollment request for `device_id` made by a different vault (its own
-/// signing key), with a valid code: what an attacker holding a code and the
-/// phone's public id could send.
-fn enrollment_request_as(
-    root: &tempfile::TempDir,
-    relay_url: &str,
-    qr: &QrPayload,
-    device_id: &str,
-) -> wire::Enroll {
-    let other = Device::new(root.path(), "impostor", relay_url);
-    let identity = other.vault.device_identity().expect("identity");
-    DevicePairing::new(qr.clone())
-        .expect("pairing")
-        .enroll_request(&identity, device_id, "impostor", "test")
-        .expect("request")
-}
-
-async fn post_enroll(relay_url: &str, ws: &str, body: &wire::Enroll) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{relay_url}/v1/workspaces/{ws}/enroll"))
-        .json(body)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
 }

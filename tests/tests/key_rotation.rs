@@ -366,7 +366,7 @@ async fn the_admins_pass_settles_a_revocation_whose_answer_or_request_was_lost()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_being_revoked_is_not_paired_again() {
     use fieldvault::sync::enrollment;
-    use fieldvault::sync::pairing::DevicePairing;
+    use fieldvault_integration::{enrollment_request, post_enrollment};
 
     let root = tempfile::tempdir().expect("tempdir");
     let s = setup(root.path(), &["lost"]).await;
@@ -390,19 +390,9 @@ async fn a_device_being_revoked_is_not_paired_again() {
     .await
     .expect("start pairing");
     let identity = lost.vault.device_identity().expect("identity");
-    let request = DevicePairing::new(qr.clone())
-        .expect("pairing")
-        .enroll_request(&identity, &lost.vault.device_id(), "lost", "test")
-        .expect("request");
-    let status = reqwest::Client::new()
-        .post(format!("{}/v1/workspaces/{}/enroll", qr.relay, qr.ws))
-        .json(&request)
-        .send()
-        .await
-        .expect("send")
-        .status();
+    let request = enrollment_request(&qr, &identity, &lost.vault.device_id());
     assert_eq!(
-        status.as_u16(),
+        post_enrollment(&qr, &request).await,
         201,
         "the relay does not know of the revocation yet"
     );

@@ -50,17 +50,26 @@ struct RevocationsDue {
     fresh_from: u32,
 }
 
+impl RevocationsDue {
+    fn load(vault: &Vault) -> Result<Self> {
+        Ok(vault.sealed_json(REVOCATIONS_DUE)?.unwrap_or_default())
+    }
+
+    /// Whether `device_id`'s revocation is owed, sent or not.
+    fn includes(&self, device_id: &str) -> bool {
+        self.devices
+            .iter()
+            .chain(&self.recorded)
+            .any(|d| d == device_id)
+    }
+}
+
 /// Whether revoking `device_id` is still under way on this admin device
 /// (the relay may not have recorded it, or the fresh epoch is not current
 /// yet). Pairing such a device again would hand it the keys its revocation
 /// is meant to take away.
 pub(crate) fn revocation_owed(vault: &Vault, device_id: &str) -> Result<bool> {
-    let due: RevocationsDue = vault.sealed_json(REVOCATIONS_DUE)?.unwrap_or_default();
-    Ok(due
-        .devices
-        .iter()
-        .chain(&due.recorded)
-        .any(|d| d == device_id))
+    Ok(RevocationsDue::load(vault)?.includes(device_id))
 }
 
 /// One rotation at a time in this process (and no pairing's key delivery
@@ -93,11 +102,7 @@ impl Rotator<'_> {
         let _one = ROTATION.lock().await;
         self.vault.forget_member_key_wrap_key(device_id)?;
         let mut due = self.due()?;
-        let owed = due
-            .devices
-            .iter()
-            .chain(&due.recorded)
-            .any(|d| d == device_id);
+        let owed = due.includes(device_id);
         if !owed {
             due.devices.push(device_id.to_owned());
             // Any key held now may have been wrapped for this device; a
@@ -284,7 +289,7 @@ impl Rotator<'_> {
     }
 
     fn due(&self) -> Result<RevocationsDue> {
-        Ok(self.vault.sealed_json(REVOCATIONS_DUE)?.unwrap_or_default())
+        RevocationsDue::load(self.vault)
     }
 
     fn save_due(&self, due: &RevocationsDue) -> Result<()> {

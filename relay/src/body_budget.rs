@@ -18,7 +18,7 @@
 //! knows a workspace id and an enrolled device id could claim room without
 //! the device's key: each device id may therefore hold at most
 //! [`PER_DEVICE_BYTES`] at once (more than an honest device ever sends in
-//! parallel: one entry batch and eight photo chunks), and past that gets `503
+//! parallel: one entry batch, or eight photo chunk batches of ~1 MiB), and past that gets `503
 //! busy` at once. Unauthenticated routes (workspace creation, enrollment)
 //! read at most 64 KiB and are not counted.
 //!

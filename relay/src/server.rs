@@ -169,6 +169,11 @@ pub fn router(state: App, request_timeout: Duration) -> Router {
             get(routes::blobs::status),
         )
         .route(&format!("{ws}/blob-status"), post(routes::blobs::statuses))
+        .route(&format!("{ws}/chunks"), post(routes::blobs::put_chunks))
+        .route(
+            &format!("{ws}/chunk-fetch"),
+            post(routes::blobs::fetch_chunks),
+        )
         .route(
             &format!("{ws}/blobs/{{blob_id}}/chunks/{{index}}"),
             put(routes::blobs::put_chunk).get(routes::blobs::get_chunk),

@@ -4,7 +4,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use fieldvault::sync::wire::{self, b64};
+use fieldvault::sync::wire::{self, b64, chunk_batch};
 
 both_backends!(
     happy_path,
@@ -250,7 +250,67 @@ fn happy_path(kind: Kind) {
         wire::CHUNK_SIZE + 28
     );
 
+    // Batches: the next chunk of several blobs in one request, then several
+    // chunks fetched in one (a slot marks the chunk the relay lacks).
+    let (a, b) = (random::<32>().to_vec(), random::<32>().to_vec());
+    member.put_chunks(&[]).expect(204, None);
+    member
+        .put_chunks(&[
+            upload(&a, 0, 2, &[0xA0; 500]),
+            upload(&b, 0, 1, &[0xB0; wire::CHUNK_SIZE + 28]),
+        ])
+        .expect(204, None);
+    member
+        .put_chunks(&[
+            upload(&a, 1, 2, &[0xA1; 700]),
+            upload(&b, 0, 1, &[0xB0; wire::CHUNK_SIZE + 28]),
+        ])
+        .expect(204, None);
+    let st: wire::BlobStatuses = admin
+        .blob_statuses(&[a.clone(), b.clone()])
+        .expect(200, None)
+        .json();
+    assert_eq!(
+        st.statuses,
+        vec![
+            Some(wire::BlobStatus {
+                count: 2,
+                present: vec![0, 1]
+            }),
+            Some(wire::BlobStatus {
+                count: 1,
+                present: vec![0]
+            }),
+        ]
+    );
+    let wanted = [
+        (a.clone(), 1),
+        (b.clone(), 0),
+        (a.clone(), 2),
+        (blob.clone(), 2),
+    ];
+    let fetched = admin.fetch_chunks(&wanted);
+    assert_eq!(
+        chunk_batch::decode_fetched(&fetched.expect(200, None).body, wanted.len()).expect("framed"),
+        vec![
+            Some(vec![0xA1; 700]),
+            Some(vec![0xB0; wire::CHUNK_SIZE + 28]),
+            None,
+            Some(chunks[2].clone()),
+        ]
+    );
+
     assert_eq!(relay.health(), 200);
+}
+
+fn upload(blob_id: &[u8], index: u32, count: u32, sealed: &[u8]) -> chunk_batch::ChunkUpload {
+    chunk_batch::ChunkUpload {
+        blob_id: blob_id.to_vec(),
+        index,
+        count,
+        epoch: 1,
+        sealed: sealed.to_vec(),
+    }
 }
 
 /// Every bad request: the right status and error code, nothing stored, relay still serving.
@@ -539,6 +599,82 @@ fn bad_input_stores_nothing(kind: Kind) {
         .blob_statuses(std::slice::from_ref(&blob))
         .expect(404, Some("not_found"));
     unchanged("batched blob status");
+
+    // Chunk batches: malformed framing, two chunks of one blob, too many
+    // chunks, an oversized body or chunk, bad positions or epoch, a short
+    // blob id → 4xx; a batch with one refused chunk stores none of them.
+    let (a, b) = (random::<32>().to_vec(), random::<32>().to_vec());
+    let good = upload(&a, 0, 1, &[1; 100]);
+    let mut cut = chunk_batch::encode_uploads(std::slice::from_ref(&good));
+    cut.pop();
+    member
+        .request("POST", "/chunks", cut)
+        .expect(400, Some("bad_request"));
+    member
+        .put_chunks(&[good.clone(), upload(&a, 0, 1, &[2; 100])])
+        .expect(400, Some("bad_request"));
+    let many: Vec<_> = (0..=chunk_batch::MAX_CHUNKS_PER_BATCH)
+        .map(|_| upload(&random::<32>(), 0, 1, &[3; 10]))
+        .collect();
+    member
+        .put_chunks(&many)
+        .expect(413, Some("payload_too_large"));
+    member
+        .request(
+            "POST",
+            "/chunks",
+            vec![0; chunk_batch::MAX_CHUNK_BATCH_BODY + 1],
+        )
+        .expect(413, Some("payload_too_large"));
+    member
+        .put_chunks(&[
+            good.clone(),
+            upload(&b, 0, 1, &[4; wire::MAX_CHUNK_BODY + 1]),
+        ])
+        .expect(413, Some("payload_too_large"));
+    for bad in [
+        upload(&b, 1, 1, &[5; 10]),
+        upload(&b, 0, 0, &[5; 10]),
+        upload(&b, 0, 1, &[]),
+        upload(&[1, 2, 3], 0, 1, &[5; 10]),
+    ] {
+        member
+            .put_chunks(&[good.clone(), bad])
+            .expect(400, Some("bad_request"));
+    }
+    let mut future_epoch = upload(&b, 0, 1, &[6; 10]);
+    future_epoch.epoch = 9;
+    member
+        .put_chunks(&[good.clone(), future_epoch])
+        .expect(400, None);
+    // A conflict with a stored chunk refuses the whole batch.
+    let stored = random::<32>().to_vec();
+    member
+        .put_chunks(&[upload(&stored, 0, 1, &[8; 10])])
+        .expect(204, None);
+    member
+        .put_chunks(&[good.clone(), upload(&stored, 0, 1, &[7; 10])])
+        .expect(409, Some("conflict"));
+    let st: wire::BlobStatuses = member
+        .blob_statuses(&[a.clone(), b.clone()])
+        .expect(200, None)
+        .json();
+    assert_eq!(st.statuses, vec![None, None], "no chunk of a refused batch");
+    // Chunk fetch: too many, a short id, malformed → 4xx.
+    let wanted: Vec<(Vec<u8>, u32)> = (0..=chunk_batch::MAX_CHUNKS_PER_FETCH)
+        .map(|i| (blob.clone(), i as u32))
+        .collect();
+    member
+        .fetch_chunks(&wanted)
+        .expect(413, Some("payload_too_large"));
+    member
+        .fetch_chunks(&[(vec![1, 2, 3], 0)])
+        .expect(400, Some("bad_request"));
+    member
+        .request("POST", "/chunk-fetch", b"{\"chunks\": 3}".to_vec())
+        .expect(400, Some("bad_request"));
+    member.fetch_chunks(&[]).expect(400, Some("bad_request"));
+    unchanged("chunk batches");
 
     // Unknown routes and methods: JSON errors too.
     raw("GET", &format!("{}/v2/nothing", relay.url), Vec::new()).expect(404, Some("not_found"));

@@ -48,8 +48,17 @@ struct State {
     total: AtomicU64,
     /// Connections cut or refused so far.
     injected: AtomicU64,
-    /// Request lines (`PUT /v1/...`, `GET`, `POST`) forwarded to the relay, in order.
-    requests: Mutex<Vec<String>>,
+    /// Requests forwarded to the relay (as far as they were), in order.
+    requests: Mutex<Vec<Forwarded>>,
+}
+
+/// A request the proxy forwarded: its request line without the protocol
+/// (`PUT /v1/...`) and the body bytes that went through (all of them, or up
+/// to where the connection was cut).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    pub line: String,
+    pub body: Vec<u8>,
 }
 
 impl FaultProxy {
@@ -95,6 +104,11 @@ impl FaultProxy {
     /// Request lines (`PUT /v1/...`, `GET`, `POST`) forwarded to the relay,
     /// in order, so tests can count how often each request was (re-)sent.
     pub fn requests(&self) -> Vec<String> {
+        self.forwarded().into_iter().map(|r| r.line).collect()
+    }
+
+    /// The requests forwarded to the relay with their bodies, in order.
+    pub fn forwarded(&self) -> Vec<Forwarded> {
         self.state
             .requests
             .lock()
@@ -128,7 +142,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
     // the client's pool are affected too.
     let upstream_copy = async {
         let mut sent = 0u64;
-        let mut carry = Vec::new();
+        let mut splitter = RequestSplitter::default();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = cr.read(&mut buf).await?;
@@ -158,13 +172,11 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
             };
             let allowed = limit.saturating_sub(before).min(n as u64) as usize;
             if mode == Fault::OldRelay as u8 {
-                rename_route(
-                    &mut buf[..allowed],
-                    b"/blob-status HTTP/1.1",
-                    b"/blob-statux HTTP/1.1",
-                );
+                for (route, renamed) in OLD_RELAY_LACKS {
+                    rename_route(&mut buf[..allowed], route, renamed);
+                }
             }
-            record_request_lines(&mut carry, &buf[..allowed], requests);
+            splitter.feed(&buf[..allowed], requests);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
             if allowed < n {
@@ -191,35 +203,64 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
     Ok(())
 }
 
-/// Appends every complete `PUT`, `GET` or `POST /v1/... HTTP/1.1` request line that ends in
-/// `data` to `requests` (uploads are what the fault tests count). `carry`
-/// keeps the tail of earlier data so a line split across reads is still
-/// seen, once. Bodies are ciphertext, so a false match is practically
-/// impossible.
-fn record_request_lines(carry: &mut Vec<u8>, data: &[u8], requests: &Mutex<Vec<String>>) {
-    let old_len = carry.len();
-    carry.extend_from_slice(data);
-    let mut found = Vec::new();
-    for method in [&b"PUT /v1/"[..], b"GET /v1/", b"POST /v1/"] {
-        let mut from = 0;
-        while let Some(pos) = find(&carry[from..], method) {
-            let start = from + pos;
-            match find(&carry[start..], b" HTTP/1.1\r\n") {
-                Some(end) if start + end + 11 > old_len => {
-                    let line = String::from_utf8_lossy(&carry[start..start + end]).into_owned();
-                    found.push((start, line));
+/// Routes a relay that predates them does not know, renamed on the way (to
+/// the same length) in [`Fault::OldRelay`] mode.
+const OLD_RELAY_LACKS: [(&[u8], &[u8]); 3] = [
+    (b"/blob-status HTTP/1.1", b"/blob-statux HTTP/1.1"),
+    (b"/chunks HTTP/1.1", b"/chunkz HTTP/1.1"),
+    (b"/chunk-fetch HTTP/1.1", b"/chunk-fetcx HTTP/1.1"),
+];
+
+/// Splits the client's bytes on one connection into HTTP/1.1 requests
+/// (request line, headers, `Content-Length` body) and records each as it
+/// goes through, so tests can count what was (re-)sent, chunk by chunk.
+#[derive(Default)]
+struct RequestSplitter {
+    /// Bytes of a request head not yet complete.
+    head: Vec<u8>,
+    /// Body bytes still to come of the current request, and its slot.
+    body_left: usize,
+    current: Option<usize>,
+}
+
+impl RequestSplitter {
+    fn feed(&mut self, data: &[u8], log: &Mutex<Vec<Forwarded>>) {
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rest = data;
+        while !rest.is_empty() {
+            if self.body_left > 0 {
+                let n = self.body_left.min(rest.len());
+                if let Some(slot) = self.current.and_then(|i| log.get_mut(i)) {
+                    slot.body.extend_from_slice(&rest[..n]);
                 }
-                _ => {}
+                self.body_left -= n;
+                rest = &rest[n..];
+                continue;
             }
-            from = start + 1;
+            let old_len = self.head.len();
+            self.head.extend_from_slice(rest);
+            let Some(end) = find(&self.head, b"\r\n\r\n") else {
+                return;
+            };
+            let head = String::from_utf8_lossy(&self.head[..end]).into_owned();
+            // What of `rest` came after the head's end is body (or the next request).
+            rest = &rest[end + 4 - old_len..];
+            self.head.clear();
+            let mut lines = head.split("\r\n");
+            let line = lines.next().unwrap_or_default();
+            let line = line.strip_suffix(" HTTP/1.1").unwrap_or(line).to_string();
+            self.body_left = lines
+                .filter_map(|h| h.split_once(':'))
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse().ok())
+                .unwrap_or(0);
+            log.push(Forwarded {
+                line,
+                body: Vec::new(),
+            });
+            self.current = Some(log.len() - 1);
         }
     }
-    found.sort();
-    if let Ok(mut r) = requests.lock() {
-        r.extend(found.into_iter().map(|(_, line)| line));
-    }
-    let keep = carry.len().saturating_sub(512);
-    carry.drain(..keep);
 }
 
 /// Replaces every `from` in `data` by `to` (of the same length).

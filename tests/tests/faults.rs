@@ -7,11 +7,40 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use fieldvault::model::DocumentId;
+use fieldvault::sync::wire::chunk_batch::UPLOAD_FRAME_HEADER;
 use fieldvault::PhotoVariant;
-use fieldvault_integration::proxy::{Fault, FaultProxy};
+use fieldvault_integration::proxy::{Fault, FaultProxy, Forwarded};
 use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// The photo chunks an upload request carried, `(blob id, index)`, as far as
+/// it went through the proxy: a batch's frame heads (`POST .../chunks`), or
+/// a single chunk's path (`PUT .../blobs/{id}/chunks/{index}`).
+fn chunks_carried(request: &Forwarded) -> Vec<(Vec<u8>, u32)> {
+    let line = &request.line;
+    if line.starts_with("POST ") && line.ends_with("/chunks") {
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        while let Some(head) = request.body.get(at..at + UPLOAD_FRAME_HEADER) {
+            let word =
+                |i: usize| u32::from_be_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+            chunks.push((head[..32].to_vec(), word(32)));
+            at += UPLOAD_FRAME_HEADER + word(44) as usize;
+        }
+        chunks
+    } else if let Some(path) = line.strip_prefix("PUT ").filter(|l| l.contains("/chunks/")) {
+        let path = path.split('?').next().unwrap_or(path);
+        let parts: Vec<&str> = path.split('/').collect();
+        let (Some(blob), Some(index)) = (parts.iter().rev().nth(2), parts.last()) else {
+            return Vec::new();
+        };
+        let blob = fieldvault::sync::wire::b64::decode(blob).expect("blob id");
+        vec![(blob, index.parse().expect("chunk index"))]
+    } else {
+        Vec::new()
+    }
+}
 
 fn twenty_photos() -> Vec<Vec<u8>> {
     let mut photos = fieldvault_integration::recurser_photos();
@@ -73,9 +102,18 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
             // Kill the relay while the pass runs, then bring it back on the
             // same address and data.
             proxy.set(Fault::None, u64::MAX);
+            // Killed as soon as the first batch of photo chunks is on its
+            // way (photos go after the change sets), so the restart cuts
+            // photo uploads; bounded at 20 s.
             let engine = forest.engine().clone();
             let task = tokio::spawn(async move { engine.sync_once().await });
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            let photo_request = |r: &Forwarded| !chunks_carried(r).is_empty();
+            for _ in 0..20_000 {
+                if task.is_finished() || proxy.forwarded().iter().any(photo_request) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             relay.kill();
             let r = task.await.expect("join");
             relay = RelayProcess::start_on(Backend::Sqlite(data.clone()), &logs, &listen);
@@ -111,24 +149,55 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
         started.elapsed().as_secs_f64()
     );
 
-    // Each interruption re-sent at most one chunk: count chunk PUTs per chunk.
-    let mut attempts: BTreeMap<String, usize> = BTreeMap::new();
-    for line in proxy.requests().iter() {
-        if line.starts_with("PUT ") && line.contains("/chunks/") {
-            let path = line.split('?').next().unwrap_or(line).to_string();
-            *attempts.entry(path).or_default() += 1;
+    // Each interruption re-sent at most one chunk per upload. Every upload
+    // request the proxy forwarded, with the chunks it carried (as far as it
+    // went through): a request carries at most one chunk of each photo
+    // variant, so a request that failed costs each upload in it at most its
+    // one chunk. A cut, stall or refusal fails one request (each is counted
+    // in `injected`); the relay restart fails every request in flight, at
+    // most PHOTOS_IN_FLIGHT. So at most that many requests may have to be
+    // sent again ("superseded": a chunk of theirs was sent later again).
+    let uploads: Vec<Vec<(Vec<u8>, u32)>> = proxy
+        .forwarded()
+        .iter()
+        .map(chunks_carried)
+        .filter(|chunks| !chunks.is_empty())
+        .collect();
+    for chunks in &uploads {
+        let blobs: BTreeSet<&Vec<u8>> = chunks.iter().map(|(blob, _)| blob).collect();
+        assert_eq!(
+            blobs.len(),
+            chunks.len(),
+            "one chunk per variant per request"
+        );
+    }
+    assert!(
+        uploads.iter().any(|chunks| chunks.len() > 1),
+        "requests carried several variants' chunks"
+    );
+    let mut last_sent: BTreeMap<(Vec<u8>, u32), usize> = BTreeMap::new();
+    let mut superseded = BTreeSet::new();
+    let mut resent = 0;
+    for (request, chunks) in uploads.iter().enumerate() {
+        for chunk in chunks {
+            if let Some(earlier) = last_sent.insert(chunk.clone(), request) {
+                superseded.insert(earlier);
+                resent += 1;
+            }
         }
     }
-    // A cut, stall or refusal hits one connection (each is counted in
-    // `injected`) and costs the upload on it at most its chunk in flight; the
-    // other uploads finish their chunk and stop. The relay restart hits every
-    // upload in flight at once: at most PHOTOS_IN_FLIGHT chunks.
-    let resent: usize = attempts.values().map(|n| n - 1).sum();
-    println!("{} chunks uploaded, {resent} re-sent", attempts.len());
+    println!(
+        "{} chunks uploaded in {} requests; {resent} re-sent, from {} interrupted requests",
+        last_sent.len(),
+        uploads.len(),
+        superseded.len()
+    );
+    assert!(!superseded.is_empty(), "the faults cut photo uploads");
     let restart_cost = fieldvault::sync::engine::PHOTOS_IN_FLIGHT as u64;
     assert!(
-        resent as u64 <= injected + restart_cost,
-        "{resent} chunk re-sends for {injected} injected faults and one restart"
+        superseded.len() as u64 <= injected + restart_cost,
+        "{} requests sent again for {injected} injected faults and one restart",
+        superseded.len()
     );
 
     // The office converges to exactly these documents and photos.

@@ -117,7 +117,7 @@ async fn photo_reaches_the_office(root: &std::path::Path, relay: &RelayProcess) 
 
 /// A relay older than the batched `blob-status` route answers it with "no
 /// such route": devices fall back to asking blob by blob, and photos still
-/// travel both ways.
+/// travel both ways (statuses and chunks one by one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn photos_sync_through_a_relay_without_batched_status() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -168,6 +168,26 @@ async fn photos_sync_through_a_relay_without_batched_status() {
         one_by_one, 4,
         "then one status per photo variant: {requests:?}"
     );
+    // Chunks: each device asks once whether the relay takes batches (an
+    // empty batch), then sends one request per chunk.
+    let count = |method: &str, route: &str| {
+        requests
+            .iter()
+            .filter(|l| l.starts_with(method) && l.contains(route))
+            .count()
+    };
+    assert_eq!(count("POST ", "/chunkz"), 2, "{requests:?}");
+    assert_eq!(count("POST ", "/chunk-fetc"), 0, "{requests:?}");
+    assert_eq!(
+        count("PUT ", "/chunks/"),
+        up.chunks_uploaded,
+        "{requests:?}"
+    );
+    assert_eq!(
+        count("GET ", "/chunks/"),
+        up.chunks_uploaded,
+        "{requests:?}"
+    );
 }
 
 /// A tax form is purged once the relay has it, but not while its receipt
@@ -188,7 +208,7 @@ async fn a_tax_form_is_not_purged_while_its_photo_is_still_uploading() {
     let proxy = InterceptProxy::start(relay.addr()).await;
     hall.use_relay(&proxy.url());
     proxy.set(Mode::Instead, |l| {
-        (l.starts_with("PUT ") && l.contains("/chunks/"))
+        (l.starts_with("POST ") && l.contains("/chunks "))
             .then(|| Canned::json(503, r#"{"error":"internal","message":"unavailable"}"#))
     });
     hall.engine()

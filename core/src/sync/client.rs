@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::identity::DeviceIdentity;
+use super::wire::chunk_batch::{self, ChunkFetch, ChunkRef, ChunkUpload};
 use super::wire::{self, b64};
 use crate::crypto::random;
 use crate::error::{Error, Result};
@@ -187,6 +188,15 @@ pub struct RelayClient {
     workspace: String,
     device_id: String,
     identity: Arc<DeviceIdentity>,
+    /// Whether the relay takes several chunks per request, learnt once (see
+    /// [`RelayClient::chunk_batches`]).
+    chunk_batches: tokio::sync::OnceCell<bool>,
+}
+
+/// Whether `e` is a relay saying it does not know the route: an older relay.
+fn is_missing_route(e: &Error) -> bool {
+    matches!(e, Error::Relay { status, message, .. }
+        if *status == 405 || (*status == 404 && message == "no such route"))
 }
 
 impl RelayClient {
@@ -202,6 +212,7 @@ impl RelayClient {
             workspace: workspace.into(),
             device_id: device_id.into(),
             identity,
+            chunk_batches: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -342,9 +353,7 @@ impl RelayClient {
                     }
                     out.extend(answer.statuses);
                 }
-                Err(Error::Relay {
-                    status, message, ..
-                }) if status == 405 || (status == 404 && message == "no such route") => {
+                Err(e) if is_missing_route(&e) => {
                     for blob_id in batch {
                         out.push(self.blob_status(blob_id).await?);
                     }
@@ -362,6 +371,74 @@ impl RelayClient {
             Err(Error::Relay { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether the relay takes batched chunk requests, asked once with an
+    /// empty batch (which stores nothing): a relay that predates them answers
+    /// "no such route". Asked before sending chunks because an old relay
+    /// answers a full batch before reading its body, and the device would
+    /// see a broken upload instead of the answer.
+    async fn chunk_batches(&self) -> Result<bool> {
+        self.chunk_batches
+            .get_or_try_init(|| async {
+                let path = self.ws_path("/chunks");
+                match self
+                    .send(Method::POST, &path, Vec::new(), "application/octet-stream")
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(e) if is_missing_route(&e) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .copied()
+    }
+
+    /// Uploads chunks of different blobs in one request (`POST .../chunks`):
+    /// the relay stores all of them or none. A relay that predates the route
+    /// gets them one request each, in order.
+    pub async fn put_chunks(&self, chunks: Vec<ChunkUpload>) -> Result<()> {
+        if self.chunk_batches().await? {
+            let body = chunk_batch::encode_uploads(&chunks);
+            let path = self.ws_path("/chunks");
+            return self
+                .send(Method::POST, &path, body, "application/octet-stream")
+                .await
+                .map(|_| ());
+        }
+        for c in chunks {
+            self.put_chunk(&c.blob_id, c.index, c.count, c.epoch, c.sealed)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Fetches several sealed chunks in one request (`POST .../chunk-fetch`):
+    /// one slot per asked chunk, in order, `None` where the relay holds no
+    /// such chunk. A relay that predates the route is asked chunk by chunk.
+    pub async fn get_chunks(&self, refs: Vec<ChunkRef>) -> Result<Vec<Option<Vec<u8>>>> {
+        if !self.chunk_batches().await? {
+            return self.get_chunks_one_by_one(&refs).await;
+        }
+        let expected = refs.len();
+        let body = self
+            .post("/chunk-fetch", &ChunkFetch { chunks: refs })
+            .await?;
+        chunk_batch::decode_fetched(&body, expected)
+            .map_err(|_| Error::Network("the relay sent a malformed answer".into()))
+    }
+
+    async fn get_chunks_one_by_one(&self, refs: &[ChunkRef]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            out.push(match self.get_chunk(&r.blob_id, r.index).await {
+                Ok(bytes) => Some(bytes),
+                Err(Error::Relay { status: 404, .. }) => None,
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
     }
 
     pub async fn get_chunk(&self, blob_id: &[u8], index: u32) -> Result<Vec<u8>> {

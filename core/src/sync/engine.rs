@@ -5,11 +5,8 @@
 //! jitter) after failures. Every request is idempotent (entry ids are chosen
 //! when a change is queued), so a retry after a broken connection never
 //! duplicates anything.
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use futures_util::StreamExt;
 
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -21,7 +18,7 @@ use super::wire::{self, Role, MAX_PULL_LIMIT};
 use crate::crypto::random;
 use crate::error::{Error, Result};
 use crate::vault::photo_sync::{Direction, PhotoTransfer};
-use crate::vault::{PhotoVariant, SyncSettings, Vault};
+use crate::vault::{SyncSettings, Vault};
 
 /// What the engine is doing, for a status bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -77,26 +74,12 @@ pub struct SyncReport {
     pub photos_failed: usize,
 }
 
-/// Photo variants uploaded or downloaded at once, each on its own
-/// connection. On a mobile link most of a small chunk's time is the round
-/// trip, so several in flight move photos several times faster; within one
-/// variant chunks stay sequential, so an interrupted upload re-sends at most
-/// the chunk that was in flight (docs/performance.md, "Sync vs curl").
+/// Photo chunk requests in flight at once, each on its own connection. On a
+/// mobile link most of a request's time is the round trip, so several in
+/// flight move photos several times faster. A request carries at most one
+/// chunk of each variant, so an interrupted upload re-sends at most the
+/// chunk that was in flight (ADR 0011; docs/performance.md, "Sync vs curl").
 pub const PHOTOS_IN_FLIGHT: usize = 8;
-
-/// What became of one photo download.
-enum Download {
-    Stored,
-    /// Not whole on the relay yet, no longer needed, or not matching its
-    /// reference.
-    NotStored,
-    /// The relay's side of it cannot be right; it stays queued.
-    Failed,
-}
-
-/// Most chunks a downloaded photo variant may have: the largest image the
-/// photo pipeline stores, in 256 KiB chunks, with room to spare.
-const MAX_PHOTO_CHUNKS: u32 = 1_024;
 
 /// Change sets per push request: few requests (each a round trip and a
 /// relay commit), while the pending count still moves during a long push.
@@ -229,7 +212,7 @@ impl SyncEngine {
         self.state.borrow().clone()
     }
 
-    fn update(&self, f: impl FnOnce(&mut SyncState)) {
+    pub(super) fn update(&self, f: impl FnOnce(&mut SyncState)) {
         self.state.send_modify(f);
     }
 
@@ -259,11 +242,11 @@ impl SyncEngine {
         self.wake.notify_one();
     }
 
-    fn cancelled(&self) -> bool {
+    pub(super) fn cancelled(&self) -> bool {
         *self.cancel.borrow()
     }
 
-    fn settings(&self) -> SyncSettings {
+    pub(super) fn settings(&self) -> SyncSettings {
         crate::mutex::lock(&self.settings).clone()
     }
 
@@ -341,7 +324,7 @@ impl SyncEngine {
     /// two-worker runtime starved every other request until it timed out
     /// (docs/performance.md, "Relay under load"). A panic inside `f` is
     /// resumed here, as if the work had run inline.
-    async fn on_vault<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn on_vault<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Vault) -> Result<T> + Send + 'static,
@@ -511,109 +494,19 @@ impl SyncEngine {
         }
     }
 
-    /// Uploads queued photo variants, thumbnails first, [`PHOTOS_IN_FLIGHT`]
-    /// at a time. An interrupted upload resumes: the relay says which chunks
-    /// it holds and only the rest are sent. When one upload fails, the others
-    /// finish the chunk they are sending and stop, so a failure costs each
-    /// upload at most the one chunk that was cut.
-    async fn push_photos(&self, epoch: u32, report: &mut SyncReport) -> Result<()> {
-        let settings = self.settings();
-        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        let transfers = self.vault.photo_transfers(Direction::Upload)?;
-        let statuses = self.blob_statuses(&keys, &transfers).await?;
-        let stop = AtomicBool::new(false);
-        let mut uploads = futures_util::stream::iter(transfers.into_iter().zip(statuses))
-            .map(|(t, (blob_id, status))| {
-                self.upload_photo(&keys, epoch, t, blob_id, status, &stop)
-            })
-            .buffer_unordered(PHOTOS_IN_FLIGHT);
-        let mut first_error = None;
-        while let Some(outcome) = uploads.next().await {
-            match outcome {
-                Ok(Some(chunks)) => {
-                    report.chunks_uploaded += chunks;
-                    report.photos_uploaded += 1;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    stop.store(true, Ordering::SeqCst);
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// Uploads the chunks of one photo variant the relay lacks, one after
-    /// the other. `Some(chunks sent)` once it is complete; `None` if it was
-    /// not (or no longer) needed, or `stop` was raised between chunks.
-    async fn upload_photo(
+    /// Removes finished transfers from the queue of `direction` (one commit).
+    pub(super) async fn transfers_done(
         &self,
-        keys: &super::workspace_keys::WorkspaceKeys,
-        epoch: u32,
-        t: PhotoTransfer,
-        blob_id: Vec<u8>,
-        status: Option<wire::BlobStatus>,
-        stop: &AtomicBool,
-    ) -> Result<Option<usize>> {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        // Reading (and, below, recording) the photo waits on the disk: off
-        // the runtime's workers, which also serve the app's calls.
-        let (doc, photo, variant) = (t.doc, t.photo, t.variant);
-        let chunks = match self
-            .on_vault(move |v| v.photo_chunks_plain(&doc, &photo, variant))
-            .await
-        {
-            Ok(c) => c,
-            Err(Error::NotFound(_)) => {
-                self.transfer_done(Direction::Upload, t).await?;
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let count = u32::try_from(chunks.len())
-            .map_err(|_| Error::InvalidInput("photo too large".into()))?;
-        let present = status.map(|s| s.present).unwrap_or_default();
-        self.update(|s| {
-            s.phase = SyncPhase::Pushing;
-            s.current_transfer = Some(format!(
-                "uploading a photo {} ({count} chunks)",
-                t.variant.as_str()
-            ));
-        });
-        let mut sent = 0;
-        for (index, chunk) in chunks.iter().enumerate() {
-            let index = index as u32;
-            if present.contains(&index) {
-                continue;
-            }
-            if self.cancelled() {
-                return Err(Error::Cancelled);
-            }
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            let sealed = keys.seal_chunk(epoch, &blob_id, index, count, chunk)?;
-            self.client()
-                .put_chunk(&blob_id, index, count, epoch, sealed)
-                .await?;
-            sent += 1;
-        }
-        self.transfer_done(Direction::Upload, t).await?;
-        Ok(Some(sent))
-    }
-
-    /// Removes `t` from the queue of `direction`.
-    async fn transfer_done(&self, direction: Direction, t: PhotoTransfer) -> Result<()> {
-        self.on_vault(move |v| v.photo_transfer_done(direction, &t))
+        direction: Direction,
+        done: Vec<PhotoTransfer>,
+    ) -> Result<()> {
+        self.on_vault(move |v| v.photo_transfers_done(direction, &done))
             .await
     }
 
     /// The relay's status of each queued transfer's blob, asked in one round
     /// trip (per 500 photos) instead of one per photo; with the blob ids.
-    async fn blob_statuses(
+    pub(super) async fn blob_statuses(
         &self,
         keys: &super::workspace_keys::WorkspaceKeys,
         transfers: &[crate::vault::photo_sync::PhotoTransfer],
@@ -627,121 +520,6 @@ impl SyncEngine {
             .collect::<Result<Vec<_>>>()?;
         let statuses = self.client().blob_statuses(&ids).await?;
         Ok(ids.into_iter().zip(statuses).collect())
-    }
-
-    /// Downloads photos other devices attached, once the relay holds them
-    /// whole, [`PHOTOS_IN_FLIGHT`] at a time.
-    async fn pull_photos(&self, report: &mut SyncReport) -> Result<()> {
-        let settings = self.settings();
-        let keys = self.vault.workspace_keys(&settings.workspace_id)?;
-        let transfers = self.vault.photo_transfers(Direction::Download)?;
-        let statuses = self.blob_statuses(&keys, &transfers).await?;
-        let mut downloads = futures_util::stream::iter(transfers.into_iter().zip(statuses))
-            .map(|(t, (blob_id, status))| self.download_photo(&keys, t, blob_id, status))
-            .buffer_unordered(PHOTOS_IN_FLIGHT);
-        while let Some(outcome) = downloads.next().await {
-            match outcome? {
-                Download::Stored => report.photos_downloaded += 1,
-                Download::NotStored => {}
-                Download::Failed => report.photos_failed += 1,
-            }
-        }
-        Ok(())
-    }
-
-    /// Downloads, checks and stores one photo variant. What the relay sent
-    /// that cannot be right (a chunk that does not open, an impossible chunk
-    /// count, a chunk it no longer has) is [`Download::Failed`]: the photo
-    /// stays queued and the pass goes on, so one bad photo cannot stop every
-    /// pass (and with it the lease renewal and retention). A failure of this
-    /// vault itself is an error.
-    async fn download_photo(
-        &self,
-        keys: &super::workspace_keys::WorkspaceKeys,
-        t: PhotoTransfer,
-        blob_id: Vec<u8>,
-        status: Option<wire::BlobStatus>,
-    ) -> Result<Download> {
-        if self.cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let Some(status) = status else {
-            return Ok(Download::NotStored);
-        };
-        if status.present.len() != status.count as usize {
-            return Ok(Download::NotStored); // still being uploaded
-        }
-        self.update(|s| {
-            s.phase = SyncPhase::Pulling;
-            s.current_transfer = Some(format!("downloading a photo {}", t.variant.as_str()));
-        });
-        let bytes = match self.fetch_photo(keys, &blob_id, status.count).await {
-            Ok(bytes) => bytes,
-            Err(e @ (Error::Corrupted(_) | Error::Relay { status: 404, .. })) => {
-                // The kind only: the relay's text is not ours to log.
-                let kind = if matches!(e, Error::Corrupted(_)) {
-                    "does not open"
-                } else {
-                    "missing on the relay"
-                };
-                tracing::warn!(target: "fieldvault::sync", kind, "a photo download failed; it stays queued");
-                return Ok(Download::Failed);
-            }
-            Err(e) => return Err(e),
-        };
-        if t.variant == PhotoVariant::Display {
-            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-            if wire::hex(digest.as_ref()) != t.sha256_hex {
-                tracing::warn!(target: "fieldvault::sync", "a downloaded photo does not match its reference; skipped");
-                return Ok(Download::NotStored);
-            }
-        }
-        // Sealing and writing wait on the disk: off the runtime's workers.
-        self.on_vault(move |v| match v.store_downloaded_photo(&t, &bytes) {
-            Ok(()) => Ok(Download::Stored),
-            Err(Error::NotFound(_)) => {
-                v.photo_transfer_done(Direction::Download, &t)?;
-                Ok(Download::NotStored)
-            }
-            Err(e) => Err(e),
-        })
-        .await
-    }
-
-    /// The `count` chunks of a blob, fetched and opened in order.
-    async fn fetch_photo(
-        &self,
-        keys: &super::workspace_keys::WorkspaceKeys,
-        blob_id: &[u8],
-        count: u32,
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-        if count == 0 || count > MAX_PHOTO_CHUNKS {
-            // No honest relay says this (it refuses such uploads); storing
-            // "nothing" would end the download for good.
-            return Err(Error::Corrupted(
-                "the chunk count the relay gave for a photo".into(),
-            ));
-        }
-        let mut bytes = zeroize::Zeroizing::new(Vec::new());
-        for index in 0..count {
-            if self.cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let sealed = self.client().get_chunk(blob_id, index).await?;
-            // The chunk names no epoch: try the newest key first.
-            let plain = keys
-                .epochs()
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .find_map(|(epoch, _)| {
-                    keys.open_chunk(epoch, blob_id, index, count, sealed.clone())
-                        .ok()
-                })
-                .ok_or_else(|| Error::Corrupted("a synced photo chunk".into()))?;
-            bytes.extend_from_slice(&plain);
-        }
-        Ok(bytes)
     }
 
     /// Pulls pages of entries after the saved cursor and merges them. While

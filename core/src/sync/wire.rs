@@ -3,6 +3,8 @@
 //! engine and the relay so the two cannot drift apart.
 use serde::{Deserialize, Serialize};
 
+pub mod chunk_batch;
+
 /// Protocol version carried in paths (`/v1/...`).
 pub const VERSION: &str = "v1";
 pub const HEADER_DEVICE: &str = "x-fv-device";

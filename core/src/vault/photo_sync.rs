@@ -94,15 +94,29 @@ impl Vault {
         Ok(out)
     }
 
-    pub(crate) fn photo_transfer_done(
+    /// Removes finished transfers from the queue of `direction`, in one
+    /// transaction (one commit for a whole round of a sync pass).
+    pub(crate) fn photo_transfers_done(
         &self,
         direction: Direction,
-        t: &PhotoTransfer,
+        done: &[PhotoTransfer],
     ) -> Result<()> {
-        let conn = self.lock();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for t in done {
+            self.dequeue(&tx, direction, t)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn dequeue(&self, tx: &Connection, direction: Direction, t: &PhotoTransfer) -> Result<()> {
         let row = sealed_doc::row_id(&self.keys, &t.doc);
         let blob = self.blob_row(&row, &t.photo, t.variant);
-        conn.prepare_cached(
+        tx.prepare_cached(
             "DELETE FROM photo_transfers WHERE direction = ?1 AND doc = ?2 AND blob = ?3",
         )?
         .execute(params![direction as i64, &row[..], &blob])?;
@@ -142,11 +156,33 @@ impl Vault {
         Ok(())
     }
 
-    /// Stores a downloaded photo variant (sealed under this vault's document key).
-    pub(crate) fn store_downloaded_photo(&self, t: &PhotoTransfer, bytes: &[u8]) -> Result<()> {
+    /// Stores downloaded photo variants (each sealed under its document's
+    /// key) and takes them off the download queue, in one transaction. A
+    /// variant whose document is gone (deleted or purged meanwhile) is only
+    /// taken off the queue. Returns how many variants were stored.
+    pub(crate) fn store_downloaded_photos(
+        &self,
+        downloads: &[(&PhotoTransfer, &[u8])],
+    ) -> Result<usize> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let (row, key, _) = sealed_doc::load_header(&tx, &self.keys, &self.key_cache, &t.doc)?;
+        let mut tx = conn.transaction()?;
+        let mut stored = 0;
+        for (t, bytes) in downloads {
+            let savepoint = tx.savepoint()?;
+            match self.store_downloaded(&savepoint, t, bytes) {
+                Ok(()) => stored += 1,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.dequeue(&savepoint, Direction::Download, t)?;
+            savepoint.commit()?;
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn store_downloaded(&self, tx: &Connection, t: &PhotoTransfer, bytes: &[u8]) -> Result<()> {
+        let (row, key, _) = sealed_doc::load_header(tx, &self.keys, &self.key_cache, &t.doc)?;
         let blob = self.blob_row(&row, &t.photo, t.variant);
         let have: i64 = tx.query_row(
             "SELECT COUNT(*) FROM photo_chunks WHERE doc = ?1 AND blob = ?2",
@@ -154,13 +190,8 @@ impl Vault {
             |r| r.get(0),
         )?;
         if have == 0 {
-            store_chunks(&tx, &key, &row, &blob, bytes)?;
+            store_chunks(tx, &key, &row, &blob, bytes)?;
         }
-        tx.prepare_cached(
-            "DELETE FROM photo_transfers WHERE direction = ?1 AND doc = ?2 AND blob = ?3",
-        )?
-        .execute(params![Direction::Download as i64, &row[..], &blob])?;
-        tx.commit()?;
         Ok(())
     }
 

@@ -1,12 +1,15 @@
-//! Photo blobs: sealed chunks (idempotent PUT), status for resuming, chunk GET.
+//! Photo blobs: sealed chunks (idempotent PUT, or several blobs' chunks in
+//! one POST), status for resuming, chunk GET (one, or several in one POST).
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use fieldvault::sync::wire::{self, b64};
+use std::collections::HashSet;
+
+use fieldvault::sync::wire::{self, b64, chunk_batch};
 use serde::Deserialize;
 
 use super::json;
-use crate::auth::{now_ms, Signed};
+use crate::auth::{now_ms, Authed, Signed};
 use crate::error::ApiError;
 use crate::extract::{self, check_len, PathParams};
 use crate::server::App;
@@ -27,6 +30,45 @@ struct ChunkQuery {
     epoch: u32,
 }
 
+/// Checks one uploaded chunk's position and body.
+fn new_chunk(
+    authed: &Authed,
+    blob_id: Vec<u8>,
+    index: u32,
+    count: u32,
+    epoch: u32,
+    body: Vec<u8>,
+    body_hash: [u8; 32],
+) -> Result<NewChunk, ApiError> {
+    if !(1..=MAX_CHUNKS).contains(&count) {
+        return Err(ApiError::bad_request(format!(
+            "count must be 1-{MAX_CHUNKS}"
+        )));
+    }
+    if index >= count {
+        return Err(ApiError::bad_request("the chunk index must be below count"));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the chunk body is empty"));
+    }
+    if body.len() > wire::MAX_CHUNK_BODY {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a chunk is at most {} bytes",
+            wire::MAX_CHUNK_BODY
+        )));
+    }
+    Ok(NewChunk {
+        blob_id,
+        index,
+        count,
+        epoch,
+        body,
+        body_hash,
+        device_id: authed.device_id.clone(),
+        now_ms: now_ms(),
+    })
+}
+
 /// `PUT /v1/workspaces/{ws}/blobs/{blob_id}/chunks/{index}?count=&epoch=` → 204.
 /// The same bytes again → 204; different bytes or another count → 409.
 pub async fn put_chunk(
@@ -36,33 +78,95 @@ pub async fn put_chunk(
 ) -> Result<Response, ApiError> {
     let q: ChunkQuery = extract::query(&authed.uri)?;
     let blob_id = blob_id(&blob)?;
-    if !(1..=MAX_CHUNKS).contains(&q.count) {
-        return Err(ApiError::bad_request(format!(
-            "count must be 1-{MAX_CHUNKS}"
+    let body = authed.body.to_vec();
+    let chunk = new_chunk(
+        &authed,
+        blob_id,
+        index,
+        q.count,
+        q.epoch,
+        body,
+        authed.body_sha256,
+    )?;
+    app.store.put_chunks(&ws, vec![chunk]).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v1/workspaces/{ws}/chunks`, a body framed by
+/// [`chunk_batch::encode_uploads`]: up to [`chunk_batch::MAX_CHUNKS_PER_BATCH`]
+/// chunks, each of another blob → 204 once all are stored. Any refused
+/// chunk refuses the request, and none of its chunks is stored. An empty
+/// batch → 204 (devices ask it once to learn the route exists).
+pub async fn put_chunks(
+    State(app): State<App>,
+    PathParams(ws): PathParams<String>,
+    Signed(authed): Signed<{ chunk_batch::MAX_CHUNK_BATCH_BODY }>,
+) -> Result<Response, ApiError> {
+    let frames = chunk_batch::decode_uploads(&authed.body)
+        .map_err(|e| ApiError::bad_request(format!("malformed chunk batch: {e}")))?;
+    if frames.is_empty() {
+        // Stores nothing: how a device learns that this relay takes batches.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if frames.len() > chunk_batch::MAX_CHUNKS_PER_BATCH {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "at most {} chunks per batch",
+            chunk_batch::MAX_CHUNKS_PER_BATCH
         )));
     }
-    if index >= q.count {
-        return Err(ApiError::bad_request("the chunk index must be below count"));
+    let mut blobs = HashSet::new();
+    let mut chunks = Vec::with_capacity(frames.len());
+    for f in frames {
+        check_len(&f.blob_id, 32, "each blob id")?;
+        if !blobs.insert(f.blob_id.clone()) {
+            return Err(ApiError::bad_request(
+                "a batch holds at most one chunk of each blob",
+            ));
+        }
+        let hash = wire::body_sha256(&f.sealed);
+        chunks.push(new_chunk(
+            &authed, f.blob_id, f.index, f.count, f.epoch, f.sealed, hash,
+        )?);
     }
-    if authed.body.is_empty() {
-        return Err(ApiError::bad_request("the chunk body is empty"));
-    }
-    app.store
-        .put_chunk(
-            &ws,
-            NewChunk {
-                blob_id,
-                index,
-                count: q.count,
-                epoch: q.epoch,
-                body: authed.body.to_vec(),
-                body_hash: authed.body_sha256,
-                device_id: authed.device_id,
-                now_ms: now_ms(),
-            },
-        )
-        .await?;
+    app.store.put_chunks(&ws, chunks).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v1/workspaces/{ws}/chunk-fetch` with `chunk_batch::ChunkFetch` →
+/// the sealed chunks framed by [`chunk_batch::encode_fetched`], one slot per
+/// asked chunk (empty where there is no such chunk). Up to
+/// [`chunk_batch::MAX_CHUNKS_PER_FETCH`] chunks.
+pub async fn fetch_chunks(
+    State(app): State<App>,
+    PathParams(ws): PathParams<String>,
+    Signed(authed): Signed,
+) -> Result<Response, ApiError> {
+    let fetch: chunk_batch::ChunkFetch = extract::json(&authed.body)?;
+    if fetch.chunks.is_empty() {
+        return Err(ApiError::bad_request("the request names no chunk"));
+    }
+    if fetch.chunks.len() > chunk_batch::MAX_CHUNKS_PER_FETCH {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "at most {} chunks per request",
+            chunk_batch::MAX_CHUNKS_PER_FETCH
+        )));
+    }
+    let mut wanted = Vec::with_capacity(fetch.chunks.len());
+    for c in fetch.chunks {
+        check_len(&c.blob_id, 32, "each blob id")?;
+        wanted.push((c.blob_id, c.index));
+    }
+    let slots = app.store.get_chunks(&ws, wanted).await?;
+    Ok(octet_stream(chunk_batch::encode_fetched(&slots)))
+}
+
+fn octet_stream(body: Vec<u8>) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 /// `GET /v1/workspaces/{ws}/blobs/{blob_id}` → `wire::BlobStatus`, 404 if no chunk was ever stored.
@@ -109,13 +213,10 @@ pub async fn get_chunk(
     let blob_id = blob_id(&blob)?;
     let chunk = app
         .store
-        .get_chunk(&ws, &blob_id, index)
+        .get_chunks(&ws, vec![(blob_id, index)])
         .await?
+        .pop()
+        .flatten()
         .ok_or_else(|| ApiError::not_found("no such chunk"))?;
-    let mut resp = (StatusCode::OK, chunk).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    Ok(resp)
+    Ok(octet_stream(chunk))
 }

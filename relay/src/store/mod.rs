@@ -228,7 +228,10 @@ pub trait Store: Send + Sync {
         after: i64,
         limit: u32,
     ) -> Result<PullResult, ApiError>;
-    async fn put_chunk(&self, ws: &str, chunk: NewChunk) -> Result<(), ApiError>;
+    /// Stores chunks (each of another blob, or one chunk): all of them, or
+    /// none and the first refusal. A repeat of a stored chunk with the same
+    /// bytes is accepted and stores nothing.
+    async fn put_chunks(&self, ws: &str, chunks: Vec<NewChunk>) -> Result<(), ApiError>;
     /// The status of each blob, in order (`None`: no chunk stored), read in
     /// one transaction so the answers are consistent with each other.
     async fn blob_statuses(
@@ -236,12 +239,13 @@ pub trait Store: Send + Sync {
         ws: &str,
         blob_ids: Vec<Vec<u8>>,
     ) -> Result<Vec<Option<wire::BlobStatus>>, ApiError>;
-    async fn get_chunk(
+    /// The sealed chunks asked for, `(blob id, index)` each, in order
+    /// (`None`: no such chunk).
+    async fn get_chunks(
         &self,
         ws: &str,
-        blob_id: &[u8],
-        index: u32,
-    ) -> Result<Option<Vec<u8>>, ApiError>;
+        wanted: Vec<(Vec<u8>, u32)>,
+    ) -> Result<Vec<Option<Vec<u8>>>, ApiError>;
     /// Unknown device → 404; already revoked → 409.
     async fn revoke(&self, ws: &str, device_id: &str, now_ms: i64) -> Result<(), ApiError>;
     /// `epoch` must be current + 1 → returns the new current epoch.

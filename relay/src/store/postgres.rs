@@ -754,7 +754,10 @@ impl Store for PostgresStore {
         Ok(PullResult { entries, last_seq })
     }
 
-    async fn put_chunk(&self, ws: &str, c: NewChunk) -> Result<(), ApiError> {
+    async fn put_chunks(&self, ws: &str, mut chunks: Vec<NewChunk>) -> Result<(), ApiError> {
+        // One lock order for every request, so two batches naming the same
+        // blobs cannot deadlock each other.
+        chunks.sort_by(|a, b| (&a.blob_id, a.index).cmp(&(&b.blob_id, b.index)));
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let current_epoch: i64 = tx
@@ -766,43 +769,11 @@ impl Store for PostgresStore {
             .map_err(pg)?
             .ok_or_else(|| ApiError::not_found("no such workspace"))?
             .get(0);
-        check_chunk_epoch(c.epoch, to_u32(current_epoch, "epoch")?)?;
-        tx.execute(
-            "INSERT INTO blobs (workspace_id, blob_id, chunk_count, created_at_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (workspace_id, blob_id) DO NOTHING",
-            &[&ws, &c.blob_id, &i64::from(c.count), &c.now_ms],
-        )
-        .await
-        .map_err(pg)?;
-        // The blob row lock serialises chunk writes of one blob across processes.
-        let stored_count: i64 = tx
-            .query_one(
-                "SELECT chunk_count FROM blobs WHERE workspace_id = $1 AND blob_id = $2 FOR UPDATE",
-                &[&ws, &c.blob_id],
-            )
-            .await
-            .map_err(pg)?
-            .get(0);
-        check_chunk_count(to_u32(stored_count, "chunk count")?, c.count)?;
-        let hash = c.body_hash.to_vec();
-        let index = i64::from(c.index);
-        let stored = tx
-            .query_opt(
-                "SELECT body_hash FROM chunks WHERE workspace_id = $1 AND blob_id = $2 AND idx = $3",
-                &[&ws, &c.blob_id, &index],
-            )
-            .await
-            .map_err(pg)?;
-        if let Some(row) = stored {
-            return check_chunk_repeat(&row.get::<_, Vec<u8>>(0), &hash);
+        let current_epoch = to_u32(current_epoch, "epoch")?;
+        for c in &chunks {
+            check_chunk_epoch(c.epoch, current_epoch)?;
+            put_chunk(&tx, ws, c).await?;
         }
-        tx.execute(
-            "INSERT INTO chunks (workspace_id, blob_id, idx, epoch, body, body_hash, device_id, received_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&ws, &c.blob_id, &index, &i64::from(c.epoch), &c.body, &hash, &c.device_id, &c.now_ms],
-        )
-        .await
-        .map_err(pg)?;
         tx.commit().await.map_err(pg)
     }
 
@@ -846,21 +817,27 @@ impl Store for PostgresStore {
         Ok(out)
     }
 
-    async fn get_chunk(
+    async fn get_chunks(
         &self,
         ws: &str,
-        blob_id: &[u8],
-        index: u32,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
+        wanted: Vec<(Vec<u8>, u32)>,
+    ) -> Result<Vec<Option<Vec<u8>>>, ApiError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
+        let stmt = client
+            .prepare(
                 "SELECT body FROM chunks WHERE workspace_id = $1 AND blob_id = $2 AND idx = $3",
-                &[&ws, &blob_id, &i64::from(index)],
             )
             .await
             .map_err(pg)?;
-        Ok(row.map(|r| r.get(0)))
+        let mut out = Vec::with_capacity(wanted.len());
+        for (blob_id, index) in &wanted {
+            let row = client
+                .query_opt(&stmt, &[&ws, blob_id, &i64::from(*index)])
+                .await
+                .map_err(pg)?;
+            out.push(row.map(|r| r.get(0)));
+        }
+        Ok(out)
     }
 
     async fn revoke(&self, ws: &str, device_id: &str, now_ms: i64) -> Result<(), ApiError> {
@@ -936,4 +913,50 @@ impl Store for PostgresStore {
             .ok_or_else(|| ApiError::not_found("no such workspace"))?;
         Ok((to_u32(row.get(0), "epoch")?, to_u32(row.get(1), "lease")?))
     }
+}
+
+/// Checks one chunk against its blob and inserts it inside `tx` (a repeat of
+/// the same bytes is accepted and stores nothing).
+async fn put_chunk(
+    tx: &tokio_postgres::Transaction<'_>,
+    ws: &str,
+    c: &NewChunk,
+) -> Result<(), ApiError> {
+    tx.execute(
+        "INSERT INTO blobs (workspace_id, blob_id, chunk_count, created_at_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workspace_id, blob_id) DO NOTHING",
+        &[&ws, &c.blob_id, &i64::from(c.count), &c.now_ms],
+    )
+    .await
+    .map_err(pg)?;
+    // The blob row lock serialises chunk writes of one blob across processes.
+    let stored_count: i64 = tx
+        .query_one(
+            "SELECT chunk_count FROM blobs WHERE workspace_id = $1 AND blob_id = $2 FOR UPDATE",
+            &[&ws, &c.blob_id],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    check_chunk_count(to_u32(stored_count, "chunk count")?, c.count)?;
+    let hash = c.body_hash.to_vec();
+    let index = i64::from(c.index);
+    let stored = tx
+        .query_opt(
+            "SELECT body_hash FROM chunks WHERE workspace_id = $1 AND blob_id = $2 AND idx = $3",
+            &[&ws, &c.blob_id, &index],
+        )
+        .await
+        .map_err(pg)?;
+    if let Some(row) = stored {
+        return check_chunk_repeat(&row.get::<_, Vec<u8>>(0), &hash);
+    }
+    tx.execute(
+        "INSERT INTO chunks (workspace_id, blob_id, idx, epoch, body, body_hash, device_id, received_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&ws, &c.blob_id, &index, &i64::from(c.epoch), &c.body, &hash, &c.device_id, &c.now_ms],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
 }

@@ -127,7 +127,7 @@ pub(super) fn db(e: rusqlite::Error) -> ApiError {
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Chunk uploads waiting for the next group commit ([`write_chunks`]).
-    chunk_queue: Arc<Mutex<Vec<QueuedChunk>>>,
+    chunk_queue: Arc<Mutex<Vec<QueuedChunks>>>,
 }
 
 impl SqliteStore {
@@ -261,10 +261,11 @@ fn insert_device(conn: &Connection, ws: &str, d: NewDevice<'_>) -> Result<(), Ap
     Ok(())
 }
 
-/// A chunk waiting for the next group commit, and where its outcome goes.
-struct QueuedChunk {
+/// The chunks of one request waiting for the next group commit, and where
+/// their outcome goes.
+struct QueuedChunks {
     ws: String,
-    chunk: NewChunk,
+    chunks: Vec<NewChunk>,
     done: tokio::sync::oneshot::Sender<Result<(), ApiError>>,
 }
 
@@ -272,19 +273,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Group commit: writes the queued chunks in one transaction, so they share
-/// one `fsync` (uploads run several chunks in flight, and the relay's write
-/// connection is one). Each chunk is checked and written inside its own
-/// savepoint, so a refused chunk leaves the others in; every caller hears
-/// its outcome only once the commit is known, so an acknowledged chunk is
-/// always on disk.
-fn write_chunks(conn: &mut Connection, batch: Vec<QueuedChunk>) {
+/// Group commit: writes the queued requests' chunks in one transaction, so
+/// they share one `fsync` (uploads run several requests in flight, and the
+/// relay's write connection is one). Each request's chunks are checked and
+/// written inside its own savepoint, so a refused request leaves the others
+/// in and none of its own chunks; every caller hears its outcome only once
+/// the commit is known, so an acknowledged chunk is always on disk.
+fn write_chunks(conn: &mut Connection, batch: Vec<QueuedChunks>) {
     let outcomes = (|| {
         let mut tx = write_tx(conn)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for q in &batch {
             let savepoint = tx.savepoint().map_err(db)?;
-            let outcome = write_chunk(&savepoint, &q.ws, &q.chunk);
+            let outcome = q
+                .chunks
+                .iter()
+                .try_for_each(|c| write_chunk(&savepoint, &q.ws, c));
             if outcome.is_ok() {
                 savepoint.commit().map_err(db)?;
             }
@@ -789,11 +793,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_chunk(&self, ws: &str, c: NewChunk) -> Result<(), ApiError> {
+    async fn put_chunks(&self, ws: &str, chunks: Vec<NewChunk>) -> Result<(), ApiError> {
         let (done, outcome) = tokio::sync::oneshot::channel();
-        lock(&self.chunk_queue).push(QueuedChunk {
+        lock(&self.chunk_queue).push(QueuedChunks {
             ws: ws.to_owned(),
-            chunk: c,
+            chunks,
             done,
         });
         // Whoever holds the connection next writes every queued chunk, ours
@@ -855,20 +859,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_chunk(
+    async fn get_chunks(
         &self,
         ws: &str,
-        blob_id: &[u8],
-        index: u32,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
-        let (ws, blob_id) = (ws.to_owned(), blob_id.to_vec());
+        wanted: Vec<(Vec<u8>, u32)>,
+    ) -> Result<Vec<Option<Vec<u8>>>, ApiError> {
+        let ws = ws.to_owned();
         self.run(move |conn| {
-            row(
-                conn,
-                "SELECT body FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
-                params![ws, blob_id, index],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
+            let tx = conn.transaction().map_err(db)?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT body FROM chunks WHERE workspace_id = ?1 AND blob_id = ?2 AND idx = ?3",
+                )
+                .map_err(db)?;
+            let mut out = Vec::with_capacity(wanted.len());
+            for (blob_id, index) in &wanted {
+                out.push(
+                    stmt.query_row(params![ws, blob_id, index], |r| r.get::<_, Vec<u8>>(0))
+                        .optional()
+                        .map_err(db)?,
+                );
+            }
+            Ok(out)
         })
         .await
     }
@@ -1004,16 +1016,18 @@ mod tests {
         store
     }
 
-    /// Chunks queued while the connection is busy are written by one task in
-    /// one transaction; a chunk refused inside that batch (here: a chunk
-    /// count that contradicts the stored one, and different bytes for a
-    /// stored chunk) gets its own error and the others are still stored.
+    /// Requests queued while the connection is busy are written by one task
+    /// in one transaction; a request refused inside that batch (here: a
+    /// chunk count that contradicts the stored one, different bytes for a
+    /// stored chunk, and a request of two chunks of which one is refused)
+    /// gets its own error and stores none of its chunks; the others are
+    /// still stored.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_group_commit_answers_each_chunk_and_keeps_the_good_ones() {
+    async fn a_group_commit_answers_each_request_and_keeps_the_good_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(store_with_workspace(dir.path()).await);
         store
-            .put_chunk("ws", chunk(9, 0, 2, b"first"))
+            .put_chunks("ws", vec![chunk(9, 0, 2, b"first")])
             .await
             .expect("stored");
 
@@ -1023,12 +1037,12 @@ mod tests {
         let mut uploads = Vec::new();
         // Each upload is spawned only once the previous one is queued, so
         // the queue's order is this test's order whatever the scheduler does.
-        let mut queue = |c: NewChunk| {
+        let mut queue = |chunks: Vec<NewChunk>| {
             let queued = lock(&store.chunk_queue).len();
             let task_store = store.clone();
-            uploads.push(tokio::spawn(
-                async move { task_store.put_chunk("ws", c).await },
-            ));
+            uploads.push(tokio::spawn(async move {
+                task_store.put_chunks("ws", chunks).await
+            }));
             for _ in 0..500 {
                 if lock(&store.chunk_queue).len() > queued {
                     break;
@@ -1038,19 +1052,21 @@ mod tests {
         };
         for blob in 0..3u8 {
             for index in 0..2 {
-                queue(chunk(blob, index, 2, &[blob, index as u8]));
+                queue(vec![chunk(blob, index, 2, &[blob, index as u8])]);
             }
         }
-        queue(chunk(0, 1, 5, b"wrong count"));
-        queue(chunk(9, 0, 2, b"other bytes"));
-        queue(chunk(9, 0, 2, b"first"));
+        queue(vec![chunk(0, 1, 5, b"wrong count")]);
+        queue(vec![chunk(9, 0, 2, b"other bytes")]);
+        queue(vec![chunk(9, 0, 2, b"first")]);
+        queue(vec![chunk(5, 0, 1, b"fine"), chunk(9, 0, 2, b"other")]);
+        queue(vec![chunk(6, 0, 1, b"six"), chunk(9, 1, 2, b"second")]);
         for _ in 0..500 {
             if lock(&store.chunk_queue).len() == uploads.len() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert_eq!(lock(&store.chunk_queue).len(), 9, "all queued");
+        assert_eq!(lock(&store.chunk_queue).len(), 11, "all queued");
         drop(held);
 
         let mut outcomes = Vec::new();
@@ -1061,21 +1077,35 @@ mod tests {
         assert!(matches!(outcomes[6], Err(ApiError::Conflict(_))));
         assert!(matches!(outcomes[7], Err(ApiError::Conflict(_))));
         assert!(outcomes[8].is_ok(), "the same bytes again are accepted");
+        assert!(matches!(outcomes[9], Err(ApiError::Conflict(_))));
+        assert!(outcomes[10].is_ok(), "{outcomes:?}");
         assert!(lock(&store.chunk_queue).is_empty());
 
         let statuses = store
-            .blob_statuses("ws", (0..3u8).chain([9]).map(|b| vec![b; 16]).collect())
+            .blob_statuses("ws", [0, 1, 2, 9, 5, 6].map(|b| vec![b; 16]).to_vec())
             .await
             .expect("statuses");
         for status in &statuses[..3] {
             let status = status.as_ref().expect("stored");
             assert_eq!((status.count, status.present.clone()), (2, vec![0, 1]));
         }
-        assert_eq!(statuses[3].as_ref().expect("stored").present, vec![0]);
-        let body = store.get_chunk("ws", &[9; 16], 0).await.expect("read");
-        assert_eq!(body.as_deref(), Some(&b"first"[..]));
-        let body = store.get_chunk("ws", &[1; 16], 1).await.expect("read");
-        assert_eq!(body.as_deref(), Some(&[1u8, 1][..]));
+        assert_eq!(statuses[3].as_ref().expect("stored").present, vec![0, 1]);
+        assert_eq!(
+            statuses[4], None,
+            "a refused request stores none of its chunks"
+        );
+        assert_eq!(statuses[5].as_ref().expect("stored").present, vec![0]);
+        let bodies = store
+            .get_chunks(
+                "ws",
+                vec![(vec![9; 16], 0), (vec![1; 16], 1), (vec![5; 16], 0)],
+            )
+            .await
+            .expect("read");
+        assert_eq!(
+            bodies,
+            vec![Some(b"first".to_vec()), Some(vec![1u8, 1]), None]
+        );
     }
 
     /// The writer no longer checkpoints (its WAL hook replaces SQLite's
@@ -1091,7 +1121,7 @@ mod tests {
         let body = vec![0x5a; 200_000];
         for index in 0..30 {
             store
-                .put_chunk("ws", chunk(7, index, 30, &body))
+                .put_chunks("ws", vec![chunk(7, index, 30, &body)])
                 .await
                 .expect("stored");
         }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fieldvault::sync::wire::{self, b64, DeviceKeys};
+use fieldvault::sync::wire::{self, b64, chunk_batch, DeviceKeys};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::de::DeserializeOwned;
@@ -593,6 +593,23 @@ impl Device {
                 blob_ids: blob_ids.to_vec(),
             },
         )
+    }
+
+    /// `POST .../chunks`: several blobs' chunks in one request.
+    pub fn put_chunks(&self, chunks: &[chunk_batch::ChunkUpload]) -> Resp {
+        self.request("POST", "/chunks", chunk_batch::encode_uploads(chunks))
+    }
+
+    /// `POST .../chunk-fetch`: several chunks in one request.
+    pub fn fetch_chunks(&self, chunks: &[(Vec<u8>, u32)]) -> Resp {
+        let chunks = chunks
+            .iter()
+            .map(|(blob_id, index)| chunk_batch::ChunkRef {
+                blob_id: blob_id.clone(),
+                index: *index,
+            })
+            .collect();
+        self.post("/chunk-fetch", &chunk_batch::ChunkFetch { chunks })
     }
 
     pub fn get_chunk(&self, blob_id: &[u8], index: u32) -> Resp {

@@ -23,8 +23,13 @@ use crate::vault::PhotoVariant;
 const MAX_PHOTO_CHUNKS: u32 = 1_024;
 
 /// Bytes of the variants being downloaded at once (counted at a full chunk
-/// each, as the sizes are known only once fetched).
-pub const DOWNLOAD_WINDOW_BYTES: usize = 8 * 1024 * 1024;
+/// each, as the sizes are known only once fetched; a thumbnail is far
+/// smaller).
+pub const DOWNLOAD_WINDOW_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most variants in the window: as many chunks as one round's requests can
+/// carry.
+const DOWNLOAD_WINDOW_VARIANTS: usize = PHOTOS_IN_FLIGHT * MAX_CHUNKS_PER_FETCH;
 
 /// A variant being downloaded: the chunks opened so far, in order.
 struct Download {
@@ -88,7 +93,7 @@ impl SyncEngine {
         loop {
             let mut held: usize =
                 window.iter().map(|d| d.count as usize).sum::<usize>() * wire::CHUNK_SIZE;
-            while held < DOWNLOAD_WINDOW_BYTES {
+            while held < DOWNLOAD_WINDOW_BYTES && window.len() < DOWNLOAD_WINDOW_VARIANTS {
                 let Some(d) = waiting.pop_front() else { break };
                 held += d.count as usize * wire::CHUNK_SIZE;
                 window.push(d);

@@ -88,7 +88,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// The relay's clock now, if `timestamp` is within the allowed skew of it.
-fn check_clock(timestamp: i64) -> Result<i64, ApiError> {
+pub(crate) fn check_clock(timestamp: i64) -> Result<i64, ApiError> {
     let now = now_ms();
     if now.abs_diff(timestamp) > wire::MAX_CLOCK_SKEW_MS.unsigned_abs() {
         return Err(ApiError::unauthorized(

@@ -603,7 +603,10 @@ fn bad_input_stores_nothing(kind: Kind) {
     // Chunk batches: malformed framing, two chunks of one blob, too many
     // chunks, an oversized body or chunk, bad positions or epoch, a short
     // blob id → 4xx; a batch with one refused chunk stores none of them.
-    let (a, b) = (random::<32>().to_vec(), random::<32>().to_vec());
+    // The refused chunks' blob ids sort after the good one's, so PostgreSQL
+    // (which writes a batch in blob-id order) has stored the good one
+    // before it meets the refusal and must roll it back.
+    let (a, b) = (vec![0x01; 32], vec![0xFF; 32]);
     let good = upload(&a, 0, 1, &[1; 100]);
     let mut cut = chunk_batch::encode_uploads(std::slice::from_ref(&good));
     cut.pop();
@@ -648,7 +651,7 @@ fn bad_input_stores_nothing(kind: Kind) {
         .put_chunks(&[good.clone(), future_epoch])
         .expect(400, None);
     // A conflict with a stored chunk refuses the whole batch.
-    let stored = random::<32>().to_vec();
+    let stored = vec![0xFE; 32];
     member
         .put_chunks(&[upload(&stored, 0, 1, &[8; 10])])
         .expect(204, None);
@@ -806,6 +809,7 @@ fn enrollment_codes(kind: Kind) {
         device_name: String::new(),
         app_version: String::new(),
         possession: None,
+        possession_at_ms: None,
     })
     .expect("json");
     body["device"]["device_id"] = serde_json::Value::String(admin.id.clone());
@@ -897,6 +901,7 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
         device_name: String::new(),
         app_version: String::new(),
         possession: Some(vec![7; 64]),
+        possession_at_ms: Some(now_ms()),
     };
     raw(
         "POST",
@@ -911,6 +916,28 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
         serde_json::to_vec(&bad).expect("json"),
     )
     .expect(401, Some("unauthorized"));
+    // The device's own valid signature, made long ago or "in the future"
+    // (a captured enrollment replayed later): refused.
+    for skew in [-10 * 60_000, 10 * 60_000] {
+        enroll_signed_at(
+            &member,
+            &member,
+            random::<32>().to_vec(),
+            &fresh_id,
+            &fresh_token,
+            now_ms() + skew,
+        )
+        .expect(401, Some("unauthorized"));
+    }
+    // A signature without its time (a library before it) proves nothing.
+    let mut untimed = serde_json::to_value(&bad).expect("json");
+    untimed["possession_at_ms"] = serde_json::Value::Null;
+    raw(
+        "POST",
+        &format!("{}/v1/workspaces/{}/enroll", relay.url, admin.ws),
+        serde_json::to_vec(&untimed).expect("json"),
+    )
+    .expect(409, Some("conflict"));
     assert_eq!(
         snapshot(&admin),
         before,

@@ -53,12 +53,14 @@ struct State {
 }
 
 /// A request the proxy forwarded: its request line without the protocol
-/// (`PUT /v1/...`) and the body bytes that went through (all of them, or up
-/// to where the connection was cut).
+/// (`PUT /v1/...`), the body bytes that went through (all of them, or up to
+/// where the connection was cut) and the answer's status.
 #[derive(Debug, Clone)]
 pub struct Forwarded {
     pub line: String,
     pub body: Vec<u8>,
+    /// The status of the relay's answer, if one came back through the proxy.
+    pub status: Option<u16>,
 }
 
 impl FaultProxy {
@@ -107,7 +109,18 @@ impl FaultProxy {
         self.forwarded().into_iter().map(|r| r.line).collect()
     }
 
-    /// The requests forwarded to the relay with their bodies, in order.
+    /// Whether any request forwarded so far matches `pred` (checked in place,
+    /// without copying the log).
+    pub fn any(&self, pred: impl Fn(&Forwarded) -> bool) -> bool {
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(pred)
+    }
+
+    /// The requests forwarded to the relay with their bodies and answers, in order.
     pub fn forwarded(&self) -> Vec<Forwarded> {
         self.state
             .requests
@@ -136,13 +149,14 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
         return Ok(());
     }
     let mut server = TcpStream::connect(upstream).await?;
+    let exchange = Mutex::new(Exchange::default());
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
     // The fault is read again for every read, so connections kept alive by
     // the client's pool are affected too.
     let upstream_copy = async {
         let mut sent = 0u64;
-        let mut splitter = RequestSplitter::default();
+        let mut splitter = MessageSplitter::default();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = cr.read(&mut buf).await?;
@@ -176,7 +190,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
                     rename_route(&mut buf[..allowed], route, renamed);
                 }
             }
-            splitter.feed(&buf[..allowed], requests);
+            record_requests(splitter.feed(&buf[..allowed]), requests, &exchange);
             sw.write_all(&buf[..allowed]).await?;
             sent += allowed as u64;
             if allowed < n {
@@ -187,12 +201,14 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, state: &State) -> s
     };
     let downstream_copy = async {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut splitter = MessageSplitter::default();
         loop {
             let n = sr.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<_, std::io::Error>(());
             }
             cw.write_all(&buf[..n]).await?;
+            record_answers(splitter.feed(&buf[..n]), requests, &exchange);
         }
     };
     // Whichever side ends first closes both.
@@ -211,28 +227,33 @@ const OLD_RELAY_LACKS: [(&[u8], &[u8]); 3] = [
     (b"/chunk-fetch HTTP/1.1", b"/chunk-fetcx HTTP/1.1"),
 ];
 
-/// Splits the client's bytes on one connection into HTTP/1.1 requests
-/// (request line, headers, `Content-Length` body) and records each as it
-/// goes through, so tests can count what was (re-)sent, chunk by chunk.
+/// Splits one direction of a connection into HTTP/1.1 messages (start
+/// line, headers, `Content-Length` body), so tests can see what went
+/// through, chunk by chunk, and how each request was answered.
 #[derive(Default)]
-struct RequestSplitter {
-    /// Bytes of a request head not yet complete.
+struct MessageSplitter {
+    /// Bytes of a message head not yet complete.
     head: Vec<u8>,
-    /// Body bytes still to come of the current request, and its slot.
+    /// Body bytes still to come of the current message.
     body_left: usize,
-    current: Option<usize>,
 }
 
-impl RequestSplitter {
-    fn feed(&mut self, data: &[u8], log: &Mutex<Vec<Forwarded>>) {
-        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+/// A piece of what went through: a message's start line
+/// (`PUT /v1/... HTTP/1.1`, `HTTP/1.1 204 No Content`), or body bytes of the
+/// message last started.
+enum Piece<'a> {
+    Start(String),
+    Body(&'a [u8]),
+}
+
+impl MessageSplitter {
+    fn feed<'a>(&mut self, data: &'a [u8]) -> Vec<Piece<'a>> {
+        let mut pieces = Vec::new();
         let mut rest = data;
         while !rest.is_empty() {
             if self.body_left > 0 {
                 let n = self.body_left.min(rest.len());
-                if let Some(slot) = self.current.and_then(|i| log.get_mut(i)) {
-                    slot.body.extend_from_slice(&rest[..n]);
-                }
+                pieces.push(Piece::Body(&rest[..n]));
                 self.body_left -= n;
                 rest = &rest[n..];
                 continue;
@@ -240,25 +261,73 @@ impl RequestSplitter {
             let old_len = self.head.len();
             self.head.extend_from_slice(rest);
             let Some(end) = find(&self.head, b"\r\n\r\n") else {
-                return;
+                break;
             };
             let head = String::from_utf8_lossy(&self.head[..end]).into_owned();
-            // What of `rest` came after the head's end is body (or the next request).
+            // What of `rest` came after the head's end is body (or the next message).
             rest = &rest[end + 4 - old_len..];
             self.head.clear();
             let mut lines = head.split("\r\n");
-            let line = lines.next().unwrap_or_default();
-            let line = line.strip_suffix(" HTTP/1.1").unwrap_or(line).to_string();
+            pieces.push(Piece::Start(lines.next().unwrap_or_default().to_string()));
             self.body_left = lines
                 .filter_map(|h| h.split_once(':'))
                 .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
                 .and_then(|(_, value)| value.trim().parse().ok())
                 .unwrap_or(0);
-            log.push(Forwarded {
-                line,
-                body: Vec::new(),
-            });
-            self.current = Some(log.len() - 1);
+        }
+        pieces
+    }
+}
+
+/// The requests one connection forwarded (their slots in the log, in
+/// order) and how many of them were answered so far.
+#[derive(Default)]
+struct Exchange {
+    requests: Vec<usize>,
+    answered: usize,
+}
+
+fn record_requests(
+    pieces: Vec<Piece<'_>>,
+    log: &Mutex<Vec<Forwarded>>,
+    exchange: &Mutex<Exchange>,
+) {
+    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+    let mut exchange = exchange.lock().unwrap_or_else(|p| p.into_inner());
+    for piece in pieces {
+        match piece {
+            Piece::Start(line) => {
+                let line = line.strip_suffix(" HTTP/1.1").unwrap_or(&line).to_string();
+                log.push(Forwarded {
+                    line,
+                    body: Vec::new(),
+                    status: None,
+                });
+                exchange.requests.push(log.len() - 1);
+            }
+            Piece::Body(bytes) => {
+                let last = exchange.requests.last().and_then(|&i| log.get_mut(i));
+                if let Some(request) = last {
+                    request.body.extend_from_slice(bytes);
+                }
+            }
+        }
+    }
+}
+
+/// Notes each answer's status on the request it answers (HTTP/1.1 answers
+/// come in request order on a connection).
+fn record_answers(pieces: Vec<Piece<'_>>, log: &Mutex<Vec<Forwarded>>, exchange: &Mutex<Exchange>) {
+    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+    let mut exchange = exchange.lock().unwrap_or_else(|p| p.into_inner());
+    for piece in pieces {
+        if let Piece::Start(line) = piece {
+            let status = line.split(' ').nth(1).and_then(|s| s.parse().ok());
+            let slot = exchange.requests.get(exchange.answered).copied();
+            if let Some(request) = slot.and_then(|i| log.get_mut(i)) {
+                request.status = status;
+            }
+            exchange.answered += 1;
         }
     }
 }

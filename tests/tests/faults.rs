@@ -14,10 +14,13 @@ use fieldvault_integration::{corpus, workspace, Backend, RelayProcess};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// A photo chunk: `(blob id, index)`.
+type Chunk = (Vec<u8>, u32);
+
 /// The photo chunks an upload request carried, `(blob id, index)`, as far as
 /// it went through the proxy: a batch's frame heads (`POST .../chunks`), or
 /// a single chunk's path (`PUT .../blobs/{id}/chunks/{index}`).
-fn chunks_carried(request: &Forwarded) -> Vec<(Vec<u8>, u32)> {
+fn chunks_carried(request: &Forwarded) -> Vec<Chunk> {
     let line = &request.line;
     if line.starts_with("POST ") && line.ends_with("/chunks") {
         let mut chunks = Vec::new();
@@ -109,7 +112,7 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
             let task = tokio::spawn(async move { engine.sync_once().await });
             let photo_request = |r: &Forwarded| !chunks_carried(r).is_empty();
             for _ in 0..20_000 {
-                if task.is_finished() || proxy.forwarded().iter().any(photo_request) {
+                if task.is_finished() || proxy.any(photo_request) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -157,13 +160,13 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
     // in `injected`); the relay restart fails every request in flight, at
     // most PHOTOS_IN_FLIGHT. So at most that many requests may have to be
     // sent again ("superseded": a chunk of theirs was sent later again).
-    let uploads: Vec<Vec<(Vec<u8>, u32)>> = proxy
+    let uploads: Vec<(Vec<Chunk>, Option<u16>)> = proxy
         .forwarded()
         .iter()
-        .map(chunks_carried)
-        .filter(|chunks| !chunks.is_empty())
+        .map(|r| (chunks_carried(r), r.status))
+        .filter(|(chunks, _)| !chunks.is_empty())
         .collect();
-    for chunks in &uploads {
+    for (chunks, _) in &uploads {
         let blobs: BTreeSet<&Vec<u8>> = chunks.iter().map(|(blob, _)| blob).collect();
         assert_eq!(
             blobs.len(),
@@ -172,15 +175,21 @@ async fn uploads_survive_cuts_stalls_and_a_relay_restart() {
         );
     }
     assert!(
-        uploads.iter().any(|chunks| chunks.len() > 1),
+        uploads.iter().any(|(chunks, _)| chunks.len() > 1),
         "requests carried several variants' chunks"
     );
-    let mut last_sent: BTreeMap<(Vec<u8>, u32), usize> = BTreeMap::new();
+    let mut last_sent: BTreeMap<Chunk, usize> = BTreeMap::new();
     let mut superseded = BTreeSet::new();
     let mut resent = 0;
-    for (request, chunks) in uploads.iter().enumerate() {
+    for (request, (chunks, _)) in uploads.iter().enumerate() {
         for chunk in chunks {
             if let Some(earlier) = last_sent.insert(chunk.clone(), request) {
+                // Only a request the device did not see acknowledged is sent again.
+                let answered = uploads[earlier].1;
+                assert!(
+                    !answered.is_some_and(|s| (200..300).contains(&s)),
+                    "a chunk of an acknowledged request ({answered:?}) was sent again"
+                );
                 superseded.insert(earlier);
                 resent += 1;
             }

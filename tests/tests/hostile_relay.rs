@@ -96,6 +96,94 @@ async fn a_photo_the_relay_says_has_no_chunks_stays_queued_and_the_pass_goes_on(
     );
 }
 
+/// Chunk-fetch answers no honest relay gives: chunks it says it lacks or
+/// that do not open leave those photos queued (counted as failed) while the
+/// pass goes on; an answer with more slots than asked fails the pass as
+/// malformed. Nothing half-fetched is stored, and an honest answer later
+/// brings the photos.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunk_fetch_answers_no_relay_gives_store_nothing() {
+    use fieldvault::sync::wire::chunk_batch::encode_fetched;
+    let root = tempfile::tempdir().expect("tempdir");
+    let relay = RelayProcess::sqlite(root.path());
+    let (mut office, members) = workspace(root.path(), &relay.url, &["forest"]).await;
+    let forest = &members[0];
+    let bear = forest
+        .vault
+        .insert(s::bear_sighting(
+            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("insert");
+    let photo = forest
+        .vault
+        .ingest_photo(&bear, &recurser_photos()[3], None)
+        .expect("ingest");
+    forest.sync().await;
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+    // The first round asks the thumbnail's and the display's first chunk.
+    let answer = |slots: Vec<Option<Vec<u8>>>| {
+        let body = encode_fetched(&slots);
+        move |l: &str| {
+            l.contains("/chunk-fetch ").then(|| Canned {
+                status: 200,
+                body: body.clone(),
+                announced_length: None,
+            })
+        }
+    };
+    let queued = |office: &Device| office.vault.photo_transfers_pending().expect("pending").1;
+
+    proxy.set(Mode::Instead, answer(vec![None, None]));
+    let report = office.sync().await;
+    assert_eq!(
+        (report.photos_failed, report.photos_downloaded),
+        (2, 0),
+        "{report:?}"
+    );
+    assert!(
+        office.vault.get::<BearSighting>(&bear).is_ok(),
+        "the pass went on"
+    );
+    assert_eq!(queued(&office), 2);
+
+    proxy.set(
+        Mode::Instead,
+        answer(vec![Some(vec![7; 300]), Some(vec![8; 300])]),
+    );
+    let report = office.sync().await;
+    assert_eq!(
+        (report.photos_failed, report.photos_downloaded),
+        (2, 0),
+        "{report:?}"
+    );
+    assert_eq!(queued(&office), 2);
+
+    proxy.set(Mode::Instead, answer(vec![None, None, None]));
+    let err = office.engine().sync_once().await.expect_err("malformed");
+    assert!(
+        matches!(&err, Error::Network(m) if m.contains("malformed")),
+        "{err:?}"
+    );
+    assert_eq!(queued(&office), 2);
+
+    proxy.clear();
+    let report = office.sync().await;
+    assert_eq!(report.photos_downloaded, 2, "{report:?}");
+    for variant in [PhotoVariant::Thumbnail, PhotoVariant::Display] {
+        assert_eq!(
+            office
+                .vault
+                .photo(&bear, &photo.id, variant)
+                .expect("photo"),
+            forest
+                .vault
+                .photo(&bear, &photo.id, variant)
+                .expect("original"),
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_learnt_after_the_status_call_wipes_the_device() {
     let root = tempfile::tempdir().expect("tempdir");

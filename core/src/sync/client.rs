@@ -87,20 +87,18 @@ fn network(e: reqwest::Error) -> Error {
 /// or whoever holds a trusted certificate, cannot fill the phone's memory.
 pub const MAX_ANSWER_BYTES: usize = 48 * 1024 * 1024;
 
-/// Reads an answer's body, refusing one larger than [`MAX_ANSWER_BYTES`]
-/// before it is buffered (by its `Content-Length`, or as it streams).
-async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>> {
+/// Reads an answer's body, refusing one larger than `max` (at most
+/// [`MAX_ANSWER_BYTES`]) before it is buffered (by its `Content-Length`, or
+/// as it streams).
+async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>> {
     let too_large =
         || Error::Network("the relay sent an answer larger than any it may send".into());
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-    {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(piece) = resp.chunk().await.map_err(network)? {
-        if body.len() + piece.len() > MAX_ANSWER_BYTES {
+        if body.len() + piece.len() > max {
             return Err(too_large());
         }
         body.extend_from_slice(&piece);
@@ -108,9 +106,9 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-async fn into_result(resp: reqwest::Response) -> Result<Vec<u8>> {
+async fn into_result(resp: reqwest::Response, max: usize) -> Result<Vec<u8>> {
     let status = resp.status();
-    let body = read_body(resp).await?;
+    let body = read_body(resp, max).await?;
     if status.is_success() {
         return Ok(body);
     }
@@ -165,7 +163,7 @@ impl UnsignedClient {
             .send()
             .await
             .map_err(network)?;
-        into_result(resp).await.map(|_| ())
+        into_result(resp, MAX_ANSWER_BYTES).await.map(|_| ())
     }
 
     pub async fn enroll(&self, workspace: &str, req: &wire::Enroll) -> Result<()> {
@@ -177,7 +175,7 @@ impl UnsignedClient {
             .send()
             .await
             .map_err(network)?;
-        into_result(resp).await.map(|_| ())
+        into_result(resp, MAX_ANSWER_BYTES).await.map(|_| ())
     }
 }
 
@@ -188,9 +186,9 @@ pub struct RelayClient {
     workspace: String,
     device_id: String,
     identity: Arc<DeviceIdentity>,
-    /// Whether the relay takes several chunks per request, learnt once (see
-    /// [`RelayClient::chunk_batches`]).
-    chunk_batches: tokio::sync::OnceCell<bool>,
+    /// Whether the relay takes several chunks per request: `None` until
+    /// asked (see [`RelayClient::chunk_batches`]).
+    chunk_batches: tokio::sync::Mutex<Option<bool>>,
 }
 
 /// Whether `e` is a relay saying it does not know the route: an older relay.
@@ -212,7 +210,7 @@ impl RelayClient {
             workspace: workspace.into(),
             device_id: device_id.into(),
             identity,
-            chunk_batches: tokio::sync::OnceCell::new(),
+            chunk_batches: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -222,6 +220,19 @@ impl RelayClient {
         path: &str,
         body: Vec<u8>,
         content_type: &str,
+    ) -> Result<Vec<u8>> {
+        self.send_capped(method, path, body, content_type, MAX_ANSWER_BYTES)
+            .await
+    }
+
+    /// [`Self::send`], refusing an answer above `max_answer` bytes.
+    async fn send_capped(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        max_answer: usize,
     ) -> Result<Vec<u8>> {
         let timestamp = chrono::Utc::now().timestamp_millis();
         let nonce = b64::encode(&random::bytes::<16>()?);
@@ -247,7 +258,7 @@ impl RelayClient {
             .send()
             .await
             .map_err(network)?;
-        into_result(resp).await
+        into_result(resp, max_answer.min(MAX_ANSWER_BYTES)).await
     }
 
     fn ws_path(&self, rest: &str) -> String {
@@ -377,22 +388,32 @@ impl RelayClient {
     /// empty batch (which stores nothing): a relay that predates them answers
     /// "no such route". Asked before sending chunks because an old relay
     /// answers a full batch before reading its body, and the device would
-    /// see a broken upload instead of the answer.
+    /// see a broken upload instead of the answer. Held while asking, so
+    /// requests started together ask once.
     async fn chunk_batches(&self) -> Result<bool> {
-        self.chunk_batches
-            .get_or_try_init(|| async {
-                let path = self.ws_path("/chunks");
-                match self
-                    .send(Method::POST, &path, Vec::new(), "application/octet-stream")
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_missing_route(&e) => Ok(false),
-                    Err(e) => Err(e),
-                }
-            })
+        let mut known = self.chunk_batches.lock().await;
+        if let Some(batches) = *known {
+            return Ok(batches);
+        }
+        let path = self.ws_path("/chunks");
+        let batches = match self
+            .send(Method::POST, &path, Vec::new(), "application/octet-stream")
             .await
-            .copied()
+        {
+            Ok(_) => true,
+            Err(e) if is_missing_route(&e) => false,
+            Err(e) => return Err(e),
+        };
+        *known = Some(batches);
+        Ok(batches)
+    }
+
+    /// A batched request met "no such route" (the relay behind this address
+    /// was replaced by an older one): ask again next time.
+    async fn forget_chunk_batches(&self, e: &Error) {
+        if is_missing_route(e) {
+            *self.chunk_batches.lock().await = None;
+        }
     }
 
     /// Uploads chunks of different blobs in one request (`POST .../chunks`):
@@ -402,10 +423,13 @@ impl RelayClient {
         if self.chunk_batches().await? {
             let body = chunk_batch::encode_uploads(&chunks);
             let path = self.ws_path("/chunks");
-            return self
+            let sent = self
                 .send(Method::POST, &path, body, "application/octet-stream")
-                .await
-                .map(|_| ());
+                .await;
+            if let Err(e) = &sent {
+                self.forget_chunk_batches(e).await;
+            }
+            return sent.map(|_| ());
         }
         for c in chunks {
             self.put_chunk(&c.blob_id, c.index, c.count, c.epoch, c.sealed)
@@ -417,15 +441,22 @@ impl RelayClient {
     /// Fetches several sealed chunks in one request (`POST .../chunk-fetch`):
     /// one slot per asked chunk, in order, `None` where the relay holds no
     /// such chunk. A relay that predates the route is asked chunk by chunk.
+    /// The answer is read only up to what that many chunks can take.
     pub async fn get_chunks(&self, refs: Vec<ChunkRef>) -> Result<Vec<Option<Vec<u8>>>> {
         if !self.chunk_batches().await? {
             return self.get_chunks_one_by_one(&refs).await;
         }
         let expected = refs.len();
-        let body = self
-            .post("/chunk-fetch", &ChunkFetch { chunks: refs })
-            .await?;
-        chunk_batch::decode_fetched(&body, expected)
+        let max_answer = expected * (4 + wire::MAX_CHUNK_BODY);
+        let body = encode(&ChunkFetch { chunks: refs })?;
+        let path = self.ws_path("/chunk-fetch");
+        let answer = self
+            .send_capped(Method::POST, &path, body, "application/json", max_answer)
+            .await;
+        if let Err(e) = &answer {
+            self.forget_chunk_batches(e).await;
+        }
+        chunk_batch::decode_fetched(&answer?, expected)
             .map_err(|_| Error::Network("the relay sent a malformed answer".into()))
     }
 

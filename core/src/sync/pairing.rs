@@ -302,8 +302,13 @@ impl DevicePairing {
             agreement_public: self.agreement_public.clone(),
         };
         let code_id = secret.code_id()?;
-        let possession =
-            identity.sign(&wire::enroll_possession_bytes(&self.qr.ws, &code_id, &keys));
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        let possession = identity.sign(&wire::enroll_possession_bytes(
+            &self.qr.ws,
+            &code_id,
+            &keys,
+            at_ms,
+        ));
         Ok(wire::Enroll {
             enroll_token: secret.enroll_token()?,
             binding: secret.binding(&keys)?,
@@ -312,6 +317,7 @@ impl DevicePairing {
             device_name: device_name.into(),
             app_version: app_version.into(),
             possession: Some(possession),
+            possession_at_ms: Some(at_ms),
         })
     }
 

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use zeroize::Zeroizing;
@@ -105,6 +106,10 @@ impl SyncEngine {
                 return Ok(());
             }
             if self.cancelled() {
+                // What the last round completed is still stored.
+                if let Some(store) = storing {
+                    report.photos_downloaded += store.await?;
+                }
                 return Err(Error::Cancelled);
             }
             self.update(|s| {
@@ -132,7 +137,8 @@ impl SyncEngine {
     }
 
     /// Fetches and opens the next chunk of each download in `window`: one
-    /// outcome per window position. A request that fails fails the round.
+    /// outcome per window position. A request that fails fails the round
+    /// (the fetches under way finish, no new one starts).
     async fn download_round(
         &self,
         keys: &WorkspaceKeys,
@@ -156,16 +162,26 @@ impl SyncEngine {
             .map(<[_]>::to_vec)
             .collect();
         let client = self.client();
+        // Once a fetch fails, fetches not yet started are not sent.
+        let stop = AtomicBool::new(false);
         let mut requests = futures_util::stream::iter(batches)
             .map(|batch| {
-                let client = &client;
+                let (client, stop) = (&client, &stop);
                 async move {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok((Vec::new(), Vec::new()));
+                    }
                     if self.cancelled() {
                         return Err(Error::Cancelled);
                     }
                     let refs = batch.iter().map(|(_, r)| r.clone()).collect();
-                    let slots = client.get_chunks(refs).await?;
-                    Ok((batch, slots))
+                    match client.get_chunks(refs).await {
+                        Ok(slots) => Ok((batch, slots)),
+                        Err(e) => {
+                            stop.store(true, Ordering::SeqCst);
+                            Err(e)
+                        }
+                    }
                 }
             })
             .buffer_unordered(PHOTOS_IN_FLIGHT);

@@ -6,7 +6,7 @@
 //! at all, so a cut request costs each upload in it at most the one chunk
 //! it was sending: an interrupted upload resumes after its last acknowledged
 //! chunk (ADR 0011).
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
@@ -173,10 +173,16 @@ impl SyncEngine {
     ) -> Result<(Vec<usize>, Option<Error>)> {
         let mut batches: Vec<Vec<(usize, ChunkUpload)>> = Vec::new();
         let mut batch_bytes = 0;
+        // Two queued uploads may name one blob (documents sharing a photo):
+        // a round sends one chunk per blob; the other waits for a later round.
+        let mut blobs = HashSet::new();
         for (position, u) in window.iter().enumerate() {
             let Some(&index) = u.missing.front() else {
                 continue;
             };
+            if !blobs.insert(u.blob_id.as_slice()) {
+                continue;
+            }
             let count = u.chunks.len() as u32;
             let plain = u
                 .chunks

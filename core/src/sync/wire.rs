@@ -163,12 +163,19 @@ pub struct Enroll {
     /// code instead of being refused for good.
     #[serde(default, with = "opt_b64", skip_serializing_if = "Option::is_none")]
     pub possession: Option<Vec<u8>>,
+    /// When the device signed `possession` (its clock, ms since the epoch).
+    /// The relay accepts the signature only within [`MAX_CLOCK_SKEW_MS`] of
+    /// its own clock, so a captured enrollment cannot be replayed later.
+    /// A `possession` without it (a library before it) proves nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub possession_at_ms: Option<i64>,
 }
 
-/// What [`Enroll::possession`] signs: `"FV-ENROLL-1"`, then the workspace
-/// id, the code id and the three device keys, each as `len32 || bytes`.
-pub fn enroll_possession_bytes(ws: &str, code_id: &[u8], keys: &DeviceKeys) -> Vec<u8> {
-    let mut m = b"FV-ENROLL-1".to_vec();
+/// What [`Enroll::possession`] signs: `"FV-ENROLL-2"`, then the workspace
+/// id, the code id and the three device keys, each as `len32 || bytes`,
+/// then the signing time `at_ms` (i64 big-endian).
+pub fn enroll_possession_bytes(ws: &str, code_id: &[u8], keys: &DeviceKeys, at_ms: i64) -> Vec<u8> {
+    let mut m = b"FV-ENROLL-2".to_vec();
     for part in [
         ws.as_bytes(),
         code_id,
@@ -179,6 +186,7 @@ pub fn enroll_possession_bytes(ws: &str, code_id: &[u8], keys: &DeviceKeys) -> V
         m.extend_from_slice(&(part.len() as u32).to_be_bytes());
         m.extend_from_slice(part);
     }
+    m.extend_from_slice(&at_ms.to_be_bytes());
     m
 }
 

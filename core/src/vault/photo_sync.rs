@@ -159,7 +159,9 @@ impl Vault {
     /// Stores downloaded photo variants (each sealed under its document's
     /// key) and takes them off the download queue, in one transaction. A
     /// variant whose document is gone (deleted or purged meanwhile) is only
-    /// taken off the queue. Returns how many variants were stored.
+    /// taken off the queue. Returns how many variants were stored. If one
+    /// variant cannot be stored, the ones before it are kept (committed),
+    /// it and the rest stay queued, and its error is returned.
     pub(crate) fn store_downloaded_photos(
         &self,
         downloads: &[(&PhotoTransfer, &[u8])],
@@ -167,18 +169,22 @@ impl Vault {
         let mut conn = self.lock();
         let mut tx = conn.transaction()?;
         let mut stored = 0;
+        let mut failure = None;
         for (t, bytes) in downloads {
-            let savepoint = tx.savepoint()?;
+            let mut savepoint = tx.savepoint()?;
             match self.store_downloaded(&savepoint, t, bytes) {
                 Ok(()) => stored += 1,
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
+                Err(Error::NotFound(_)) => savepoint.rollback()?,
+                Err(e) => {
+                    failure = Some(e);
+                    break; // the savepoint rolls back as it drops
+                }
             }
             self.dequeue(&savepoint, Direction::Download, t)?;
             savepoint.commit()?;
         }
         tx.commit()?;
-        Ok(stored)
+        failure.map_or(Ok(stored), Err)
     }
 
     fn store_downloaded(&self, tx: &Connection, t: &PhotoTransfer, bytes: &[u8]) -> Result<()> {

@@ -7,7 +7,7 @@ use fieldvault::sync::wire::{self, Enroll, IssueCode};
 
 use super::json;
 use super::workspaces::check_device_keys;
-use crate::auth::{now_ms, Signed};
+use crate::auth::{check_clock, now_ms, Signed};
 use crate::error::ApiError;
 use crate::extract::{self, check_len, check_text, valid_id, PathParams, SMALL_BODY};
 use crate::messages::{CodeIssued, Enrolled};
@@ -48,8 +48,27 @@ pub async fn issue_code(
     Ok(json(StatusCode::CREATED, &CodeIssued {}))
 }
 
+/// Whether the enrollment proves the device holds its signing key. A
+/// signature that is present (with its time) must verify and be recent: a
+/// bad or stale one is refused here, whether or not the device id is known
+/// (no hint either way). Without its time (a library before it) it proves
+/// nothing, so such a device can enroll but not enroll again.
+fn check_possession(ws: &str, enroll: &Enroll) -> Result<bool, ApiError> {
+    let (Some(signature), Some(at_ms)) = (&enroll.possession, enroll.possession_at_ms) else {
+        return Ok(false);
+    };
+    let message = wire::enroll_possession_bytes(ws, &enroll.code_id, &enroll.device, at_ms);
+    if !identity::verify(&enroll.device.signing_public, &message, signature) {
+        return Err(ApiError::unauthorized(
+            "the device signature on the enrollment does not verify",
+        ));
+    }
+    check_clock(at_ms)?;
+    Ok(true)
+}
+
 /// `POST /v1/workspaces/{ws}/enroll` (enrollment token) → 201.
-/// Unknown code 404, wrong token or bad possession signature 401, used code
+/// Unknown code 404, wrong token or a bad or stale possession signature 401, used code
 /// or enrolled device 409, expired 410 ([`crate::store::plan_enrollment`]).
 pub async fn enroll(
     State(app): State<App>,
@@ -68,20 +87,7 @@ pub async fn enroll(
     check_device_keys(&enroll.device)?;
     check_text(&enroll.device_name, 200, "device_name")?;
     check_text(&enroll.app_version, 64, "app_version")?;
-    // A signature that is present must verify: a bad one is refused here,
-    // whether or not the device id is known (no hint either way).
-    let possession_proven = match &enroll.possession {
-        None => false,
-        Some(signature) => {
-            let message = wire::enroll_possession_bytes(&ws, &enroll.code_id, &enroll.device);
-            if !identity::verify(&enroll.device.signing_public, &message, signature) {
-                return Err(ApiError::unauthorized(
-                    "the device signature on the enrollment does not verify",
-                ));
-            }
-            true
-        }
-    };
+    let possession_proven = check_possession(&ws, &enroll)?;
     let device_id = enroll.device.device_id.clone();
     app.store
         .enroll(

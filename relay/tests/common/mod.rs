@@ -708,6 +708,7 @@ pub fn enroll(
         device_name: name.into(),
         app_version: "test".into(),
         possession: None,
+        possession_at_ms: None,
     };
     send(
         http()
@@ -726,6 +727,18 @@ pub fn enroll_signed(
     code_id: &[u8],
     token: &[u8],
 ) -> Resp {
+    enroll_signed_at(device, signer, agreement_public, code_id, token, now_ms())
+}
+
+/// [`enroll_signed`] with the signature dated `at_ms`.
+pub fn enroll_signed_at(
+    device: &Device,
+    signer: &Device,
+    agreement_public: Vec<u8>,
+    code_id: &[u8],
+    token: &[u8],
+    at_ms: i64,
+) -> Resp {
     let keys = DeviceKeys {
         device_id: device.id.clone(),
         signing_public: signer.key.public_key().as_ref().to_vec(),
@@ -733,7 +746,9 @@ pub fn enroll_signed(
     };
     let possession = signer
         .key
-        .sign(&wire::enroll_possession_bytes(&device.ws, code_id, &keys))
+        .sign(&wire::enroll_possession_bytes(
+            &device.ws, code_id, &keys, at_ms,
+        ))
         .as_ref()
         .to_vec();
     let body = wire::Enroll {
@@ -744,6 +759,7 @@ pub fn enroll_signed(
         device_name: "again".into(),
         app_version: "test".into(),
         possession: Some(possession),
+        possession_at_ms: Some(at_ms),
     };
     send(
         http()

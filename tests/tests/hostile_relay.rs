@@ -22,6 +22,37 @@ async fn phone_behind_proxy(
     (relay, office, phone, proxy)
 }
 
+/// A forest phone's bear sighting with one photo, synced up; the office
+/// reaches the relay through an intercepting proxy.
+type PhotoUp = (
+    RelayProcess,
+    Device,
+    Device,
+    fieldvault::model::DocumentId,
+    fieldvault::model::PhotoRef,
+    InterceptProxy,
+);
+
+async fn photo_up_office_behind_proxy(root: &std::path::Path, photo_index: usize) -> PhotoUp {
+    let relay = RelayProcess::sqlite(root);
+    let (mut office, mut members) = workspace(root, &relay.url, &["forest"]).await;
+    let forest = members.remove(0);
+    let bear = forest
+        .vault
+        .insert(s::bear_sighting(
+            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("insert");
+    let photo = forest
+        .vault
+        .ingest_photo(&bear, &recurser_photos()[photo_index], None)
+        .expect("ingest");
+    forest.sync().await;
+    let proxy = InterceptProxy::start(relay.addr()).await;
+    office.use_relay(&proxy.url());
+    (relay, office, forest, bear, photo, proxy)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_larger_than_any_the_relay_may_send_is_refused_unread() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -46,23 +77,8 @@ async fn an_answer_larger_than_any_the_relay_may_send_is_refused_unread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_the_relay_says_has_no_chunks_stays_queued_and_the_pass_goes_on() {
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::sqlite(root.path());
-    let (mut office, members) = workspace(root.path(), &relay.url, &["forest"]).await;
-    let forest = &members[0];
-    let bear = forest
-        .vault
-        .insert(s::bear_sighting(
-            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
-        ))
-        .expect("insert");
-    let photo = forest
-        .vault
-        .ingest_photo(&bear, &recurser_photos()[1], None)
-        .expect("ingest");
-    forest.sync().await;
-
-    let proxy = InterceptProxy::start(relay.addr()).await;
-    office.use_relay(&proxy.url());
+    let (_relay, office, forest, bear, photo, proxy) =
+        photo_up_office_behind_proxy(root.path(), 1).await;
     // Both variants (thumbnail, display): "whole, with zero chunks".
     proxy.set(Mode::Instead, |l| {
         l.contains("/blob-status ").then(|| {
@@ -105,22 +121,8 @@ async fn a_photo_the_relay_says_has_no_chunks_stays_queued_and_the_pass_goes_on(
 async fn chunk_fetch_answers_no_relay_gives_store_nothing() {
     use fieldvault::sync::wire::chunk_batch::encode_fetched;
     let root = tempfile::tempdir().expect("tempdir");
-    let relay = RelayProcess::sqlite(root.path());
-    let (mut office, members) = workspace(root.path(), &relay.url, &["forest"]).await;
-    let forest = &members[0];
-    let bear = forest
-        .vault
-        .insert(s::bear_sighting(
-            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
-        ))
-        .expect("insert");
-    let photo = forest
-        .vault
-        .ingest_photo(&bear, &recurser_photos()[3], None)
-        .expect("ingest");
-    forest.sync().await;
-    let proxy = InterceptProxy::start(relay.addr()).await;
-    office.use_relay(&proxy.url());
+    let (_relay, office, forest, bear, photo, proxy) =
+        photo_up_office_behind_proxy(root.path(), 3).await;
     // The first round asks the thumbnail's and the display's first chunk.
     let answer = |slots: Vec<Option<Vec<u8>>>| {
         let body = encode_fetched(&slots);

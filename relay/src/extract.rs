@@ -171,6 +171,16 @@ pub fn check_len(bytes: &[u8], len: usize, what: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A list of `count` items where at most `max` are allowed → 413
+/// "at most {max} {what}" (`what`: "chunks per batch").
+pub fn check_count(count: usize, max: usize, what: &str) -> Result<(), ApiError> {
+    if count <= max {
+        Ok(())
+    } else {
+        Err(ApiError::PayloadTooLarge(format!("at most {max} {what}")))
+    }
+}
+
 pub fn check_len_range(bytes: &[u8], min: usize, max: usize, what: &str) -> Result<(), ApiError> {
     if (min..=max).contains(&bytes.len()) {
         Ok(())

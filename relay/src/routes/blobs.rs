@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::json;
 use crate::auth::{now_ms, Authed, Signed};
 use crate::error::ApiError;
-use crate::extract::{self, check_len, PathParams};
+use crate::extract::{self, check_count, check_len, PathParams};
 use crate::server::App;
 use crate::store::NewChunk;
 
@@ -108,12 +108,11 @@ pub async fn put_chunks(
         // Stores nothing: how a device learns that this relay takes batches.
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    if frames.len() > chunk_batch::MAX_CHUNKS_PER_BATCH {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "at most {} chunks per batch",
-            chunk_batch::MAX_CHUNKS_PER_BATCH
-        )));
-    }
+    check_count(
+        frames.len(),
+        chunk_batch::MAX_CHUNKS_PER_BATCH,
+        "chunks per batch",
+    )?;
     let mut blobs = HashSet::new();
     let mut chunks = Vec::with_capacity(frames.len());
     for f in frames {
@@ -145,12 +144,11 @@ pub async fn fetch_chunks(
     if fetch.chunks.is_empty() {
         return Err(ApiError::bad_request("the request names no chunk"));
     }
-    if fetch.chunks.len() > chunk_batch::MAX_CHUNKS_PER_FETCH {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "at most {} chunks per request",
-            chunk_batch::MAX_CHUNKS_PER_FETCH
-        )));
-    }
+    check_count(
+        fetch.chunks.len(),
+        chunk_batch::MAX_CHUNKS_PER_FETCH,
+        "chunks per request",
+    )?;
     let mut wanted = Vec::with_capacity(fetch.chunks.len());
     for c in fetch.chunks {
         check_len(&c.blob_id, 32, "each blob id")?;
@@ -191,12 +189,11 @@ pub async fn statuses(
     Signed(authed): Signed,
 ) -> Result<Response, ApiError> {
     let query: wire::BlobStatusQuery = extract::json(&authed.body)?;
-    if query.blob_ids.len() > wire::MAX_BLOB_STATUS_IDS {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "at most {} blob ids per request",
-            wire::MAX_BLOB_STATUS_IDS
-        )));
-    }
+    check_count(
+        query.blob_ids.len(),
+        wire::MAX_BLOB_STATUS_IDS,
+        "blob ids per request",
+    )?;
     for id in &query.blob_ids {
         check_len(id, 32, "each blob id")?;
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::json;
 use crate::auth::{now_ms, Signed};
 use crate::error::ApiError;
-use crate::extract::{self, check_len, PathParams};
+use crate::extract::{self, check_count, check_len, PathParams};
 use crate::server::App;
 
 /// Pull page size when `limit` is absent.
@@ -22,12 +22,11 @@ pub async fn push(
     Signed(authed): Signed<{ wire::MAX_ENTRIES_BODY }>,
 ) -> Result<Response, ApiError> {
     let push: PushEntries = extract::json(&authed.body)?;
-    if push.entries.len() > wire::MAX_ENTRIES_PER_PUSH {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "at most {} entries per push",
-            wire::MAX_ENTRIES_PER_PUSH
-        )));
-    }
+    check_count(
+        push.entries.len(),
+        wire::MAX_ENTRIES_PER_PUSH,
+        "entries per push",
+    )?;
     for e in &push.entries {
         check_len(&e.entry_id, 16, "entry_id")?;
         check_len(&e.doc_id, 32, "doc_id")?;

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::json;
 use crate::auth::Signed;
 use crate::error::ApiError;
-use crate::extract::{self, check_id, check_len, check_len_range, PathParams, ENVELOPES_BODY};
+use crate::extract::{
+    self, check_count, check_id, check_len, check_len_range, PathParams, ENVELOPES_BODY,
+};
 use crate::server::App;
 
 /// Most envelopes in one request.
@@ -36,11 +38,7 @@ pub async fn post(
         EnvelopesBody::List(list) => list,
         EnvelopesBody::Object(obj) => obj.envelopes,
     };
-    if envelopes.len() > MAX_ENVELOPES {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "at most {MAX_ENVELOPES} key envelopes per request"
-        )));
-    }
+    check_count(envelopes.len(), MAX_ENVELOPES, "key envelopes per request")?;
     for env in &mut envelopes {
         check_id(&env.device_id, "device_id")?;
         check_len_range(&env.wrapped, 1, 4096, "wrapped")?;

@@ -99,18 +99,17 @@ impl SyncEngine {
                 held += d.count as usize * wire::CHUNK_SIZE;
                 window.push(d);
             }
-            if window.is_empty() {
-                if let Some(store) = storing {
-                    report.photos_downloaded += store.await?;
-                }
-                return Ok(());
-            }
-            if self.cancelled() {
+            let cancelled = !window.is_empty() && self.cancelled();
+            if window.is_empty() || cancelled {
                 // What the last round completed is still stored.
                 if let Some(store) = storing {
                     report.photos_downloaded += store.await?;
                 }
-                return Err(Error::Cancelled);
+                return if cancelled {
+                    Err(Error::Cancelled)
+                } else {
+                    Ok(())
+                };
             }
             self.update(|s| {
                 s.phase = SyncPhase::Pulling;

@@ -135,12 +135,7 @@ impl Vault {
         for photo in photos {
             for variant in [PhotoVariant::Thumbnail, PhotoVariant::Display] {
                 let blob = self.blob_row(row, &photo.id, variant);
-                let have: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM photo_chunks WHERE doc = ?1 AND blob = ?2",
-                    params![&row[..], &blob],
-                    |r| r.get(0),
-                )?;
-                if have == 0 {
+                if !has_chunks(tx, row, &blob)? {
                     self.queue_photo_transfer(
                         tx,
                         Direction::Download,
@@ -190,12 +185,7 @@ impl Vault {
     fn store_downloaded(&self, tx: &Connection, t: &PhotoTransfer, bytes: &[u8]) -> Result<()> {
         let (row, key, _) = sealed_doc::load_header(tx, &self.keys, &self.key_cache, &t.doc)?;
         let blob = self.blob_row(&row, &t.photo, t.variant);
-        let have: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM photo_chunks WHERE doc = ?1 AND blob = ?2",
-            params![&row[..], &blob],
-            |r| r.get(0),
-        )?;
-        if have == 0 {
+        if !has_chunks(tx, &row, &blob)? {
             store_chunks(tx, &key, &row, &blob, bytes)?;
         }
         Ok(())
@@ -228,4 +218,15 @@ impl Vault {
         };
         Ok((count(Direction::Upload)?, count(Direction::Download)?))
     }
+}
+
+/// Whether this vault holds any chunk of the photo variant `blob` of the
+/// document `row`.
+fn has_chunks(tx: &Connection, row: &RowId, blob: &[u8]) -> Result<bool> {
+    let have: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM photo_chunks WHERE doc = ?1 AND blob = ?2",
+        params![&row[..], blob],
+        |r| r.get(0),
+    )?;
+    Ok(have > 0)
 }

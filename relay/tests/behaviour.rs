@@ -919,15 +919,15 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
     // The device's own valid signature, made long ago or "in the future"
     // (a captured enrollment replayed later): refused.
     for skew in [-10 * 60_000, 10 * 60_000] {
-        enroll_signed_at(
+        let body = signed_enroll_body(
             &member,
             &member,
             random::<32>().to_vec(),
             &fresh_id,
             &fresh_token,
             now_ms() + skew,
-        )
-        .expect(401, Some("unauthorized"));
+        );
+        send_enroll(&member, body).expect(401, Some("unauthorized"));
     }
     // A signature without its time (a library before it) proves nothing.
     let mut untimed = serde_json::to_value(&bad).expect("json");
@@ -965,6 +965,21 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
         "a repeated request cleared envelopes"
     );
 
+    // A captured request (this pairing's, over the code it used) ...
+    let captured_key = random::<32>().to_vec();
+    let captured = signed_enroll_body(
+        &member,
+        &member,
+        captured_key.clone(),
+        &code_id,
+        &token,
+        now_ms(),
+    );
+    send_enroll(&member, captured.clone()).expect(201, None);
+    assert_eq!(record(&admin).keys.agreement_public, captured_key);
+    // ... presented again as it is: refused as replayed.
+    send_enroll(&member, captured.clone()).expect(401, Some("replayed"));
+
     // With a fresh code: the admin finds it under the new code id, and the
     // code is now used up for anyone else.
     let third_key = random::<32>().to_vec();
@@ -972,8 +987,21 @@ fn enrolling_again_needs_the_devices_key(kind: Kind) {
     let again = record(&admin);
     assert_eq!(
         (again.keys.agreement_public, again.code_id),
-        (third_key, fresh_id.clone())
+        (third_key.clone(), fresh_id.clone())
     );
+    // The captured request replayed now would take the device back to the
+    // abandoned pairing key and clear its envelopes: refused, nothing changes.
+    admin
+        .post("/key-envelopes", &vec![admin.envelope_for(&member.id, 0)])
+        .expect(204, None);
+    let settled = snapshot(&admin);
+    send_enroll(&member, captured).expect(401, Some("replayed"));
+    assert_eq!(
+        snapshot(&admin),
+        settled,
+        "a replayed enrollment changed the record"
+    );
+    assert_eq!(record(&admin).keys.agreement_public, third_key);
     let other = Device::new(&relay.url, &admin.ws);
     enroll(&relay.url, &admin.ws, &other, &fresh_id, &fresh_token, "y")
         .expect(409, Some("conflict"));

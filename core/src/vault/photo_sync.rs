@@ -230,3 +230,119 @@ fn has_chunks(tx: &Connection, row: &RowId, blob: &[u8]) -> Result<bool> {
     )?;
     Ok(have > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::test_support::{bear, vault};
+
+    fn photo_ref() -> PhotoRef {
+        PhotoRef {
+            id: Uuid::new_v4(),
+            sha256_hex: "ab".repeat(32),
+            width: 4,
+            height: 3,
+            byte_size: 5,
+            taken_at: None,
+            position: None,
+            source_format: "image/jpeg".into(),
+            flags: Vec::new(),
+        }
+    }
+
+    /// Queues downloads of `photo` for each of `docs`, as a pull that merged
+    /// documents referencing a photo this vault lacks does; returns the
+    /// queued thumbnails in the order of `docs`.
+    fn queue_thumbnails(v: &Vault, docs: &[DocumentId], photo: &PhotoRef) -> Vec<PhotoTransfer> {
+        {
+            let mut conn = v.lock();
+            let tx = conn.transaction().expect("tx");
+            for doc in docs {
+                let (row, key, _) =
+                    sealed_doc::load_header(&tx, &v.keys, &v.key_cache, doc).expect("header");
+                v.queue_missing_photo_downloads(&tx, &row, &key, doc, std::slice::from_ref(photo))
+                    .expect("queue");
+            }
+            tx.commit().expect("commit");
+        }
+        let queued = v.photo_transfers(Direction::Download).expect("queued");
+        assert_eq!(queued.len(), 2 * docs.len(), "thumbnail and display each");
+        docs.iter()
+            .map(|doc| {
+                queued
+                    .iter()
+                    .find(|t| t.doc == *doc && t.variant == PhotoVariant::Thumbnail)
+                    .expect("thumbnail queued")
+                    .clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_variant_that_cannot_be_stored_keeps_the_ones_before_it_and_queues_the_rest() {
+        let (_tmp, v) = vault("staff-1");
+        let docs: Vec<DocumentId> = (0..3).map(|_| bear(&v)).collect();
+        let photo = photo_ref();
+        let queued = queue_thumbnails(&v, &docs, &photo);
+        // The second document's header no longer opens: storing its variant fails.
+        let broken = sealed_doc::row_id(&v.keys, &docs[1]);
+        v.lock()
+            .execute(
+                "UPDATE documents SET header = X'00' WHERE doc = ?1",
+                [&broken[..]],
+            )
+            .expect("corrupt");
+
+        let downloads: Vec<(&PhotoTransfer, &[u8])> = vec![
+            (&queued[0], b"first".as_slice()),
+            (&queued[1], b"second".as_slice()),
+            (&queued[2], b"third".as_slice()),
+        ];
+        let err = v
+            .store_downloaded_photos(&downloads)
+            .expect_err("broken header");
+        assert!(matches!(err, Error::Corrupted(_)), "{err:?}");
+
+        // The first is stored and off the queue; the failed one and the one
+        // after it stay queued (and unstored), with the display variants.
+        assert_eq!(
+            v.photo(&docs[0], &photo.id, PhotoVariant::Thumbnail)
+                .expect("stored"),
+            b"first"
+        );
+        let left = v.photo_transfers(Direction::Download).expect("queue");
+        assert_eq!(left.len(), 5);
+        assert!(!left.contains(&queued[0]));
+        assert!(left.contains(&queued[1]) && left.contains(&queued[2]));
+        assert!(matches!(
+            v.photo(&docs[2], &photo.id, PhotoVariant::Thumbnail),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn a_variant_of_a_document_gone_meanwhile_only_leaves_the_queue() {
+        let (_tmp, v) = vault("staff-1");
+        let docs: Vec<DocumentId> = (0..2).map(|_| bear(&v)).collect();
+        let photo = photo_ref();
+        let queued = queue_thumbnails(&v, &docs, &photo);
+        v.delete(&docs[0]).expect("delete");
+
+        let stored = v
+            .store_downloaded_photos(&[
+                (&queued[0], b"gone".as_slice()),
+                (&queued[1], b"kept".as_slice()),
+            ])
+            .expect("store");
+        assert_eq!(stored, 1);
+        assert_eq!(
+            v.photo(&docs[1], &photo.id, PhotoVariant::Thumbnail)
+                .expect("stored"),
+            b"kept"
+        );
+        let left = v.photo_transfers(Direction::Download).expect("queue");
+        assert_eq!(left.len(), 1, "only the kept document's display variant");
+        assert_eq!(left[0].doc, docs[1]);
+        assert_eq!(left[0].variant, PhotoVariant::Display);
+    }
+}

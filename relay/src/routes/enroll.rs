@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::extract::{self, check_len, check_text, valid_id, PathParams, SMALL_BODY};
 use crate::messages::{CodeIssued, Enrolled};
 use crate::server::App;
-use crate::store::{sha256, Enrollment, NewCode};
+use crate::store::{possession_nonce, sha256, Enrollment, NewCode};
 
 /// Longest validity of an enrollment code.
 pub const MAX_CODE_VALIDITY_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -48,14 +48,15 @@ pub async fn issue_code(
     Ok(json(StatusCode::CREATED, &CodeIssued {}))
 }
 
-/// Whether the enrollment proves the device holds its signing key. A
-/// signature that is present (with its time) must verify and be recent: a
-/// bad or stale one is refused here, whether or not the device id is known
-/// (no hint either way). Without its time (a library before it) it proves
-/// nothing, so such a device can enroll but not enroll again.
-fn check_possession(ws: &str, enroll: &Enroll) -> Result<bool, ApiError> {
+/// Whether the enrollment proves the device holds its signing key, as the
+/// nonce the store remembers for it. A signature that is present (with its
+/// time) must verify and be recent: a bad or stale one is refused here,
+/// whether or not the device id is known (no hint either way). Without its
+/// time (a library before it) it proves nothing, so such a device can
+/// enroll but not enroll again.
+fn check_possession(ws: &str, enroll: &Enroll) -> Result<Option<String>, ApiError> {
     let (Some(signature), Some(at_ms)) = (&enroll.possession, enroll.possession_at_ms) else {
-        return Ok(false);
+        return Ok(None);
     };
     let message = wire::enroll_possession_bytes(ws, &enroll.code_id, &enroll.device, at_ms);
     if !identity::verify(&enroll.device.signing_public, &message, signature) {
@@ -64,12 +65,13 @@ fn check_possession(ws: &str, enroll: &Enroll) -> Result<bool, ApiError> {
         ));
     }
     check_clock(at_ms)?;
-    Ok(true)
+    Ok(Some(possession_nonce(signature)))
 }
 
 /// `POST /v1/workspaces/{ws}/enroll` (enrollment token) → 201.
 /// Unknown code 404, wrong token or a bad or stale possession signature 401, used code
-/// or enrolled device 409, expired 410 ([`crate::store::plan_enrollment`]).
+/// or enrolled device 409, expired 410 ([`crate::store::plan_enrollment`]); the
+/// same signed request again 401 `replayed`.
 pub async fn enroll(
     State(app): State<App>,
     PathParams(ws): PathParams<String>,
@@ -87,7 +89,7 @@ pub async fn enroll(
     check_device_keys(&enroll.device)?;
     check_text(&enroll.device_name, 200, "device_name")?;
     check_text(&enroll.app_version, 64, "app_version")?;
-    let possession_proven = check_possession(&ws, &enroll)?;
+    let possession_nonce = check_possession(&ws, &enroll)?;
     let device_id = enroll.device.device_id.clone();
     app.store
         .enroll(
@@ -100,7 +102,7 @@ pub async fn enroll(
                 device_name: enroll.device_name,
                 app_version: enroll.app_version,
                 now_ms: now_ms(),
-                possession_proven,
+                possession_nonce,
             },
         )
         .await?;

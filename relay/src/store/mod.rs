@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use fieldvault::sync::wire::{
-    self, Acked, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, PulledEntry, Role,
+    self, b64, Acked, DeviceKeys, DeviceList, Entry, KeyEnvelope, PullResult, PulledEntry, Role,
 };
 
 use crate::error::ApiError;
@@ -77,9 +77,12 @@ pub struct Enrollment {
     pub device_name: String,
     pub app_version: String,
     pub now_ms: i64,
-    /// The request carried a valid signature by `device.signing_public`
-    /// (checked by the route before the store sees it).
-    pub possession_proven: bool,
+    /// Set when the request carried a valid, recent signature by
+    /// `device.signing_public` (checked by the route before the store sees
+    /// it): [`possession_nonce`] of that signature. An accepted enrollment
+    /// remembers it like a request nonce, so the same request presented
+    /// again inside the clock window is refused as replayed.
+    pub possession_nonce: Option<String>,
 }
 
 /// A stored enrollment code as the enroll check sees it.
@@ -109,9 +112,9 @@ pub enum EnrollAs {
     /// its agreement key, code and binding are replaced, its key envelopes
     /// (made for the abandoned pairing) deleted, and the code marked used.
     Again,
-    /// The same request again (the code this device used, the same keys):
-    /// an answer that was lost, or a replay. Nothing changes, so it cannot
-    /// clear envelopes delivered meanwhile.
+    /// The code this device used and the same keys again, signed anew (the
+    /// very same request is refused before this as replayed). Nothing
+    /// changes, so it cannot clear envelopes delivered meanwhile.
     Unchanged,
 }
 
@@ -157,7 +160,7 @@ pub fn plan_enrollment(
         ));
     }
     let same_key = constant_time_eq(&known.signing_public, &e.device.signing_public);
-    if known.role != Role::Member || !same_key || !e.possession_proven {
+    if known.role != Role::Member || !same_key || e.possession_nonce.is_none() {
         return Err(ApiError::conflict(
             "a device with this id is already enrolled",
         ));
@@ -403,6 +406,14 @@ pub fn check_chunk_repeat(stored_hash: &[u8], new_hash: &[u8]) -> Result<(), Api
     Ok(())
 }
 
+/// The replay-window nonce that stands for an enrollment's possession
+/// signature. Its prefix keeps it apart from request nonces (16 bytes in
+/// base64url), and Ed25519 signatures are deterministic, so the same signed
+/// enrollment always maps to the same nonce.
+pub fn possession_nonce(signature: &[u8]) -> String {
+    format!("enroll:{}", b64::encode(&sha256(signature)))
+}
+
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, bytes)
         .as_ref()
@@ -477,7 +488,7 @@ mod tests {
             device_name: String::new(),
             app_version: String::new(),
             now_ms,
-            possession_proven: proven,
+            possession_nonce: proven.then(|| possession_nonce(b"signature")),
         }
     }
 

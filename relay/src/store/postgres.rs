@@ -120,6 +120,34 @@ CREATE TABLE IF NOT EXISTS chunks (
 INSERT INTO relay_meta (name, value) VALUES ('schema_version', 1) ON CONFLICT (name) DO NOTHING;
 ";
 
+/// Records a nonce in the device's replay window; one seen before →
+/// [`ApiError::Replayed`]. The unique key makes a concurrent duplicate from
+/// another relay process wait for this transaction and then insert nothing.
+async fn remember_nonce(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ws: &str,
+    device_id: &str,
+    nonce: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id, device_id, nonce) DO NOTHING",
+        )
+        .await
+        .map_err(pg)?;
+    if tx
+        .execute(&insert, &[&ws, &device_id, &nonce, &now_ms])
+        .await
+        .map_err(pg)?
+        == 0
+    {
+        return Err(ApiError::Replayed);
+    }
+    Ok(())
+}
+
 /// Logs the SQLSTATE and the server's message only: the DETAIL line of a
 /// constraint error quotes key values (ids), which must not reach the logs.
 fn pg(e: tokio_postgres::Error) -> ApiError {
@@ -343,23 +371,7 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(pg)?;
-        // The unique key makes a concurrent duplicate from another relay
-        // process wait for this transaction and then insert nothing.
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (workspace_id, device_id, nonce) DO NOTHING",
-            )
-            .await
-            .map_err(pg)?;
-        if tx
-            .execute(&insert, &[&ws, &device_id, &nonce, &now_ms])
-            .await
-            .map_err(pg)?
-            == 0
-        {
-            return Err(ApiError::Replayed);
-        }
+        remember_nonce(&tx, ws, device_id, nonce, now_ms).await?;
         let seen = tx
             .prepare_cached(
                 "UPDATE devices SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, 0), $3)
@@ -426,8 +438,12 @@ impl Store for PostgresStore {
             }),
             None => None,
         };
-        match plan_enrollment(code, known, &e)? {
-            EnrollAs::Unchanged => return Ok(()),
+        let plan = plan_enrollment(code, known, &e)?;
+        if let Some(nonce) = &e.possession_nonce {
+            remember_nonce(&tx, ws, &e.device.device_id, nonce, e.now_ms).await?;
+        }
+        match plan {
+            EnrollAs::Unchanged => return tx.commit().await.map_err(pg),
             // A device id enrolled meanwhile by another relay is a 409 from
             // the insert itself.
             EnrollAs::New => {

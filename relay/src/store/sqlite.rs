@@ -119,6 +119,26 @@ CREATE TABLE IF NOT EXISTS chunks (
 INSERT OR IGNORE INTO relay_meta (name, value) VALUES ('schema_version', 1);
 ";
 
+/// Records a nonce in the device's replay window; one seen before →
+/// [`ApiError::Replayed`].
+fn remember_nonce(
+    tx: &rusqlite::Transaction<'_>,
+    ws: &str,
+    device_id: &str,
+    nonce: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let inserted = exec(
+        tx,
+        "INSERT OR IGNORE INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![ws, device_id, nonce, now_ms],
+    )?;
+    if inserted == 0 {
+        return Err(ApiError::Replayed);
+    }
+    Ok(())
+}
+
 pub(super) fn db(e: rusqlite::Error) -> ApiError {
     // rusqlite messages name constraints and columns, never bound values.
     ApiError::internal(format!("sqlite: {e}"))
@@ -435,14 +455,7 @@ impl Store for SqliteStore {
                 "DELETE FROM nonces WHERE workspace_id = ?1 AND device_id = ?2 AND seen_at_ms < ?3",
                 params![ws, device_id, now_ms - wire::NONCE_WINDOW_MS],
             )?;
-            let inserted = exec(
-                &tx,
-                "INSERT OR IGNORE INTO nonces (workspace_id, device_id, nonce, seen_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![ws, device_id, nonce, now_ms],
-            )?;
-            if inserted == 0 {
-                return Err(ApiError::Replayed);
-            }
+            remember_nonce(&tx, &ws, &device_id, &nonce, now_ms)?;
             exec(
                 &tx,
                 "UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?3) WHERE workspace_id = ?1 AND device_id = ?2",
@@ -517,8 +530,12 @@ impl Store for SqliteStore {
                     })
                 })
                 .transpose()?;
-            match plan_enrollment(code, known, &e)? {
-                EnrollAs::Unchanged => return Ok(()),
+            let plan = plan_enrollment(code, known, &e)?;
+            if let Some(nonce) = &e.possession_nonce {
+                remember_nonce(&tx, &ws, &e.device.device_id, nonce, e.now_ms)?;
+            }
+            match plan {
+                EnrollAs::Unchanged => return tx.commit().map_err(db),
                 EnrollAs::New => insert_device(
                     &tx,
                     &ws,

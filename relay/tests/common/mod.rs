@@ -727,18 +727,29 @@ pub fn enroll_signed(
     code_id: &[u8],
     token: &[u8],
 ) -> Resp {
-    enroll_signed_at(device, signer, agreement_public, code_id, token, now_ms())
+    let body = signed_enroll_body(device, signer, agreement_public, code_id, token, now_ms());
+    send_enroll(device, body)
 }
 
-/// [`enroll_signed`] with the signature dated `at_ms`.
-pub fn enroll_signed_at(
+/// Sends an enrollment body as it is (for example one captured earlier).
+pub fn send_enroll(device: &Device, body: Vec<u8>) -> Resp {
+    raw(
+        "POST",
+        &format!("{}/v1/workspaces/{}/enroll", device.base, device.ws),
+        body,
+    )
+}
+
+/// The body of a signed enrollment ([`enroll_signed`]), the signature dated
+/// `at_ms`.
+pub fn signed_enroll_body(
     device: &Device,
     signer: &Device,
     agreement_public: Vec<u8>,
     code_id: &[u8],
     token: &[u8],
     at_ms: i64,
-) -> Resp {
+) -> Vec<u8> {
     let keys = DeviceKeys {
         device_id: device.id.clone(),
         signing_public: signer.key.public_key().as_ref().to_vec(),
@@ -761,14 +772,7 @@ pub fn enroll_signed_at(
         possession: Some(possession),
         possession_at_ms: Some(at_ms),
     };
-    send(
-        http()
-            .post(format!(
-                "{}/v1/workspaces/{}/enroll",
-                device.base, device.ws
-            ))
-            .body(serde_json::to_vec(&body).expect("json")),
-    )
+    serde_json::to_vec(&body).expect("json")
 }
 
 pub fn raw(method: &str, url: &str, body: Vec<u8>) -> Resp {

@@ -2,7 +2,9 @@
 //! 1,000 documents and 50 photos through a relay process on 127.0.0.1 and a
 //! second device pulls them; side by side, `curl` uploads and downloads the
 //! same number of bytes over HTTP/1.1 on loopback to a minimal sink server
-//! in this process. Prints times and ratios (goal ≤ 1.2×).
+//! in this process. Prints times and ratios (goal ≤ 1.2×). For the record
+//! of the floor (ADR 0007) it also times curl into a sink that `fsync`s the
+//! upload and a download flushed to disk, and prints that ratio beside it.
 //!
 //! A second round puts devices and curl behind a proxy that delays each
 //! direction by `FV_LATENCY_MS` (default 20 ms, i.e. a 40 ms round trip like
@@ -27,13 +29,17 @@ const PHOTOS: usize = 50;
 
 /// A bare HTTP/1.1 sink: accepts any request, reads `Content-Length` bytes
 /// and answers 200; `GET /N` answers with N bytes. Just enough for curl.
-async fn sink() -> std::net::SocketAddr {
+/// `POST /durable` writes the body to a file in `dir` and flushes it to disk
+/// (`fsync`) before answering: the least a relay must do before it
+/// acknowledges.
+async fn sink(dir: std::path::PathBuf) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
+            let dir = dir.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
@@ -49,6 +55,10 @@ async fn sink() -> std::net::SocketAddr {
                     .find_map(|l| l.strip_prefix("content-length:"))
                     .and_then(|v| v.trim().parse::<usize>().ok())
                     .unwrap_or(0);
+                let mut store = match text.starts_with("post /durable ") {
+                    true => Some(tempfile::tempfile_in(&dir).expect("sink file")),
+                    false => None,
+                };
                 let mut buf = vec![0u8; 1 << 20];
                 let mut left = length;
                 while left > 0 {
@@ -56,7 +66,13 @@ async fn sink() -> std::net::SocketAddr {
                     if n == 0 {
                         return;
                     }
+                    if let Some(file) = &mut store {
+                        file.write_all(&buf[..n]).expect("sink write");
+                    }
                     left -= n;
+                }
+                if let Some(file) = store {
+                    file.sync_all().expect("sink fsync");
                 }
                 if let Some(n) = text
                     .strip_prefix("get /")
@@ -89,14 +105,38 @@ async fn sink() -> std::net::SocketAddr {
 }
 
 fn curl(args: &[&str]) -> Duration {
+    curl_into("/dev/null", args)
+}
+
+/// `curl` writing what it receives to `out`.
+fn curl_into(out: &str, args: &[&str]) -> Duration {
     let start = Instant::now();
     let status = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "--http1.1", "-H", "Expect:"])
+        .args(["-s", "-o", out, "--http1.1", "-H", "Expect:"])
         .args(args)
         .status()
         .expect("curl");
     assert!(status.success(), "curl failed");
     start.elapsed()
+}
+
+/// `curl` downloading into a file that is then flushed to disk: the least a
+/// receiving device must do before it reports the bytes as synced.
+fn curl_down_durable(dir: &std::path::Path, url: &str) -> Duration {
+    let out = dir.join("download");
+    let start = Instant::now();
+    curl_into(&out.to_string_lossy(), &[url]);
+    std::fs::File::open(&out)
+        .and_then(|f| f.sync_all())
+        .expect("fsync the download");
+    start.elapsed()
+}
+
+/// The median of three runs of `f`.
+fn median_of_3(mut f: impl FnMut() -> Duration) -> Duration {
+    let mut runs = [f(), f(), f()];
+    runs.sort();
+    runs[1]
 }
 
 /// CPU seconds (user + system) a process has used, from `/proc/PID/stat`
@@ -209,6 +249,7 @@ async fn run(sink: std::net::SocketAddr, one_way: Option<Duration>) {
     file.write_all(&vec![0x5au8; bytes]).expect("write");
     let path = file.path().to_string_lossy().into_owned();
     let url = format!("{sink_url}/upload");
+    let durable_url = format!("{sink_url}/durable");
     let get = format!("{sink_url}/{bytes}");
     // Warm-up.
     curl(&["--data-binary", &format!("@{path}"), &url]);
@@ -257,13 +298,11 @@ async fn run(sink: std::net::SocketAddr, one_way: Option<Duration>) {
         DOCS
     );
 
-    let mut ups: Vec<Duration> = (0..3)
-        .map(|_| curl(&["--data-binary", &format!("@{path}"), &url]))
-        .collect();
-    let mut downs: Vec<Duration> = (0..3).map(|_| curl(&[&get])).collect();
-    ups.sort();
-    downs.sort();
-    let (up, down) = (ups[1], downs[1]);
+    let data = format!("@{path}");
+    let up = median_of_3(|| curl(&["--data-binary", &data, &url]));
+    let down = median_of_3(|| curl(&[&get]));
+    let durable_up = median_of_3(|| curl(&["--data-binary", &data, &durable_url]));
+    let durable_down = median_of_3(|| curl_down_durable(root.path(), &get));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("field device push (sync_once): {push_spent}  ({pushed:?})");
     println!("office device pull (sync_once): {pull_spent}");
@@ -281,11 +320,20 @@ async fn run(sink: std::net::SocketAddr, one_way: Option<Duration>) {
         "end to end (push + pull) vs curl up + down: {:.2}x",
         (push + pull).as_secs_f64() / (up + down).as_secs_f64()
     );
+    // Not the goal's baseline: what is left when both ends of the plain
+    // transfer also store the bytes durably (docs/adr/0007, the floor).
+    println!(
+        "with fsync on both ends: curl up {:.1} ms + down {:.1} ms; end to end {:.2}x",
+        ms(durable_up),
+        ms(durable_down),
+        (push + pull).as_secs_f64() / (durable_up + durable_down).as_secs_f64()
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let sink = sink().await;
+    let sink_dir = tempfile::tempdir().expect("sink dir");
+    let sink = sink(sink_dir.path().to_path_buf()).await;
     println!("== loopback (HTTP/1.1 on 127.0.0.1) ==");
     run(sink, None).await;
     // FV_LATENCY_MS=0 skips the second round.

@@ -19,6 +19,8 @@
 //! change, so it loads a little faster than a real log grown sync by sync:
 //! the baseline columns are, if anything, flattering.
 //!
+//! Then it times one publish of a day's work (1,000 new entries at once).
+//!
 //! Medians of `ROUNDS`. Run: `cargo bench -p fieldvault --bench audit_publish`.
 use std::time::{Duration, Instant};
 
@@ -115,4 +117,28 @@ fn main() {
         );
     }
     println!("ratio = whole-log reconcile / vault (higher is better for the vault)");
+    a_days_work(&keys);
+}
+
+/// A device that recorded a day's work offline publishes it in one sync:
+/// `DAY` new entries appended to its segment (as in the first pass of the
+/// sync bench).
+fn a_days_work(keys: &PassphraseKeyProvider) {
+    const DAY: usize = 1_000;
+    let mut times = Vec::new();
+    for _ in 0..ROUNDS {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let v = Vault::create(tmp.path(), keys, VaultOptions::new("staff-1")).expect("create");
+        // The segment exists already (published when the device joined).
+        record(&v, 1);
+        v.publish_audit().expect("publish");
+        record(&v, DAY);
+        let start = Instant::now();
+        assert_eq!(v.publish_audit().expect("publish"), DAY);
+        times.push(start.elapsed());
+    }
+    println!(
+        "publishing {DAY} new entries at once: {:.1} ms (median of {ROUNDS})",
+        median(times).as_secs_f64() * 1000.0
+    );
 }

@@ -55,10 +55,9 @@ async fn sink(dir: std::path::PathBuf) -> std::net::SocketAddr {
                     .find_map(|l| l.strip_prefix("content-length:"))
                     .and_then(|v| v.trim().parse::<usize>().ok())
                     .unwrap_or(0);
-                let mut store = match text.starts_with("post /durable ") {
-                    true => Some(tempfile::tempfile_in(&dir).expect("sink file")),
-                    false => None,
-                };
+                let mut store = text
+                    .starts_with("post /durable ")
+                    .then(|| tempfile::tempfile_in(&dir).expect("sink file"));
                 let mut buf = vec![0u8; 1 << 20];
                 let mut left = length;
                 while left > 0 {

@@ -103,22 +103,35 @@ pub fn keep_all(name: &str) -> VaultOptions {
     options
 }
 
-/// A `count`-th sample document of one of the three kinds in turn.
+/// A `count`-th sample document of one of the three kinds in turn (a bear
+/// sighting first).
 pub fn insert_sample(vault: &Vault, i: usize) -> fieldvault::model::DocumentId {
-    use fieldvault::model::{BearSighting, DamageReport, TaxAssist};
+    use fieldvault::model::{DamageReport, TaxAssist};
     use fieldvault::sample_data as s;
     match i % 3 {
-        0 => vault.insert(s::bear_sighting(
-            vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
-        )),
-        1 => vault.insert(s::damage_report(
-            vault.new_envelope::<DamageReport>(s::MUNICIPALITY),
-        )),
-        _ => vault.insert(s::tax_assist(
-            vault.new_envelope::<TaxAssist>(s::MUNICIPALITY),
-        )),
+        0 => insert_bear(vault),
+        1 => vault
+            .insert(s::damage_report(
+                vault.new_envelope::<DamageReport>(s::MUNICIPALITY),
+            ))
+            .expect("insert sample damage report"),
+        _ => vault
+            .insert(s::tax_assist(
+                vault.new_envelope::<TaxAssist>(s::MUNICIPALITY),
+            ))
+            .expect("insert sample tax form"),
     }
-    .expect("insert sample document")
+}
+
+/// The sample bear sighting.
+pub fn insert_bear(vault: &Vault) -> fieldvault::model::DocumentId {
+    use fieldvault::model::BearSighting;
+    use fieldvault::sample_data as s;
+    vault
+        .insert(s::bear_sighting(
+            vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
+        ))
+        .expect("insert sample bear sighting")
 }
 
 /// Where a relay keeps its data.

@@ -7,7 +7,7 @@ use fieldvault::sync::client::MAX_ANSWER_BYTES;
 use fieldvault::vault::PhotoVariant;
 use fieldvault::Error;
 use fieldvault_integration::intercept::{Canned, InterceptProxy, Mode};
-use fieldvault_integration::{recurser_photos, workspace, Device, RelayProcess};
+use fieldvault_integration::{insert_bear, recurser_photos, workspace, Device, RelayProcess};
 
 /// A relay, its admin, and a phone that reaches it through an intercepting
 /// proxy.
@@ -37,12 +37,7 @@ async fn photo_up_office_behind_proxy(root: &std::path::Path, photo_index: usize
     let relay = RelayProcess::sqlite(root);
     let (mut office, mut members) = workspace(root, &relay.url, &["forest"]).await;
     let forest = members.remove(0);
-    let bear = forest
-        .vault
-        .insert(s::bear_sighting(
-            forest.vault.new_envelope::<BearSighting>(s::MUNICIPALITY),
-        ))
-        .expect("insert");
+    let bear = insert_bear(&forest.vault);
     let photo = forest
         .vault
         .ingest_photo(&bear, &recurser_photos()[photo_index], None)

@@ -408,12 +408,26 @@ impl RelayClient {
         Ok(batches)
     }
 
-    /// A batched request met "no such route" (the relay behind this address
-    /// was replaced by an older one): ask again next time.
-    async fn forget_chunk_batches(&self, e: &Error) {
-        if is_missing_route(e) {
-            *self.chunk_batches.lock().await = None;
+    /// `POST` to a batched chunk route. A "no such route" answer (the relay
+    /// behind this address was replaced by an older one) makes the next
+    /// request ask [`Self::chunk_batches`] again.
+    async fn send_batched(
+        &self,
+        route: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        max_answer: usize,
+    ) -> Result<Vec<u8>> {
+        let path = self.ws_path(route);
+        let answer = self
+            .send_capped(Method::POST, &path, body, content_type, max_answer)
+            .await;
+        if let Err(e) = &answer {
+            if is_missing_route(e) {
+                *self.chunk_batches.lock().await = None;
+            }
         }
+        answer
     }
 
     /// Uploads chunks of different blobs in one request (`POST .../chunks`):
@@ -422,14 +436,15 @@ impl RelayClient {
     pub async fn put_chunks(&self, chunks: Vec<ChunkUpload>) -> Result<()> {
         if self.chunk_batches().await? {
             let body = chunk_batch::encode_uploads(&chunks);
-            let path = self.ws_path("/chunks");
-            let sent = self
-                .send(Method::POST, &path, body, "application/octet-stream")
-                .await;
-            if let Err(e) = &sent {
-                self.forget_chunk_batches(e).await;
-            }
-            return sent.map(|_| ());
+            return self
+                .send_batched(
+                    "/chunks",
+                    body,
+                    "application/octet-stream",
+                    MAX_ANSWER_BYTES,
+                )
+                .await
+                .map(|_| ());
         }
         for c in chunks {
             self.put_chunk(&c.blob_id, c.index, c.count, c.epoch, c.sealed)
@@ -449,14 +464,10 @@ impl RelayClient {
         let expected = refs.len();
         let max_answer = expected * (4 + wire::MAX_CHUNK_BODY);
         let body = encode(&ChunkFetch { chunks: refs })?;
-        let path = self.ws_path("/chunk-fetch");
         let answer = self
-            .send_capped(Method::POST, &path, body, "application/json", max_answer)
-            .await;
-        if let Err(e) = &answer {
-            self.forget_chunk_batches(e).await;
-        }
-        chunk_batch::decode_fetched(&answer?, expected)
+            .send_batched("/chunk-fetch", body, "application/json", max_answer)
+            .await?;
+        chunk_batch::decode_fetched(&answer, expected)
             .map_err(|_| Error::Network("the relay sent a malformed answer".into()))
     }
 
